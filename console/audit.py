@@ -1,0 +1,133 @@
+"""The hash-chained audit trail: append an entry inside a command's transaction, and verify the chain."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from models.audit import AuditEntry
+from models.base import as_plain
+
+GENESIS_HASH = "0" * 64
+# Any constant works; it names the one advisory lock that keeps PostgreSQL writers on one linear chain.
+_PG_AUDIT_LOCK = 0x1C_A0D17
+
+
+def canonical_json(value: Any) -> str:
+    """Serialise to the one byte-exact JSON form that is hashed and stored."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=as_plain)
+
+
+def entry_hash(
+    *,
+    prev_hash: str,
+    at: datetime,
+    actor_id: int | None,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    before: str,
+    after: str,
+) -> str:
+    """Return SHA-256 over the previous hash and this entry's canonical content."""
+    content = canonical_json(
+        {
+            "at": at.astimezone(timezone.utc).isoformat(timespec="microseconds"),
+            "actor_id": actor_id,
+            "actor": actor,
+            "action": action,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "before": before,
+            "after": after,
+        }
+    )
+    return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
+
+
+def append_entry(
+    session: Session,
+    *,
+    at: datetime,
+    actor_id: int | None,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> AuditEntry:
+    """Chain a new entry onto the newest one; call inside the transaction that makes the change."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise appenders across consoles; released at commit or rollback.
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
+    session.flush()
+    prev = session.execute(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).scalar()
+    prev_hash = prev or GENESIS_HASH
+    # Microsecond precision is what both backends store; hash exactly what will be read back.
+    at = at.astimezone(timezone.utc)
+    before_text, after_text = canonical_json(before), canonical_json(after)
+    entry = AuditEntry(
+        at=at,
+        actor_id=actor_id,
+        actor=actor,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        before=before_text,
+        after=after_text,
+        prev_hash=prev_hash,
+        hash=entry_hash(
+            prev_hash=prev_hash,
+            at=at,
+            actor_id=actor_id,
+            actor=actor,
+            action=action,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            before=before_text,
+            after=after_text,
+        ),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainVerdict:
+    intact: bool
+    checked: int
+    first_bad_id: int | None = None
+    reason: str = ""
+
+
+def verify_chain(session: Session) -> ChainVerdict:
+    """Walk the whole chain in id order and report the first entry that does not fit."""
+    prev_hash = GENESIS_HASH
+    checked = 0
+    for entry in session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars():
+        if entry.prev_hash != prev_hash:
+            return ChainVerdict(False, checked, entry.id, "previous hash does not match: an entry was removed or inserted")
+        expected = entry_hash(
+            prev_hash=entry.prev_hash,
+            at=entry.at,
+            actor_id=entry.actor_id,
+            actor=entry.actor,
+            action=entry.action,
+            subject_type=entry.subject_type,
+            subject_id=entry.subject_id,
+            before=entry.before,
+            after=entry.after,
+        )
+        if entry.hash != expected:
+            return ChainVerdict(False, checked, entry.id, "content does not match its hash: the entry was altered")
+        prev_hash = entry.hash
+        checked += 1
+    return ChainVerdict(True, checked)

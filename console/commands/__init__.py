@@ -1,0 +1,34 @@
+"""The one public way to change data. Every command: keyword-only arguments, one transaction, one commit,
+its audit entry and change-log row in that transaction, and a frozen Changes record back."""
+
+from console.commands.incidents import (
+    SignalInput,
+    acknowledge,
+    add_note,
+    assign_commander,
+    assign_owner,
+    attach_signal,
+    change_severity,
+    change_status,
+    open_incident,
+    resolve,
+    set_next_action,
+    take_ownership,
+)
+
+__all__ = [
+    "SignalInput",
+    "acknowledge",
+    "add_note",
+    "assign_commander",
+    "assign_owner",
+    "attach_signal",
+    "change_severity",
+    "change_status",
+    "demo_step",
+    "open_incident",
+    "resolve",
+    "seed_demo",
+    "set_next_action",
+    "take_ownership",
+]

@@ -1,0 +1,1 @@
+"""Demo commands: seed the demo organisation, and one step of the live demo feed."""

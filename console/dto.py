@@ -1,0 +1,126 @@
+"""Frozen data the GUI receives. Imports only the standard library and models.enums: no ORM object leaves console/."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from models.enums import IncidentStatus, PersonRole, Severity, TimelineKind
+
+
+def incident_ref(incident_id: int) -> str:
+    """Return the human reference of an incident, e.g. INC-1234."""
+    return f"INC-{incident_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRef:
+    id: int
+    handle: str
+    name: str
+    title: str = ""
+    roles: frozenset[PersonRole] = frozenset()
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.handle})"
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRow:
+    """One line of the severity queue."""
+
+    id: int
+    title: str
+    severity: Severity
+    status: IncidentStatus
+    service: str
+    owner: str
+    opened_at: datetime
+    ack_deadline: datetime
+    version: int
+
+    @property
+    def ref(self) -> str:
+        return incident_ref(self.id)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not IncidentStatus.RESOLVED
+
+    @property
+    def awaiting_ack(self) -> bool:
+        return self.status is IncidentStatus.TRIGGERED
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineItem:
+    at: datetime
+    kind: TimelineKind
+    actor: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class OnCallEntry:
+    """Who is on call now for a rotation that covers a service, and why it is them."""
+
+    person: PersonRef
+    rotation: str
+    until: datetime
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentDetail:
+    row: IncidentRow
+    owner: PersonRef | None
+    commander: PersonRef | None
+    team: str
+    team_lead: str
+    service_tier: str
+    impacted_services: tuple[str, ...]
+    customer_impact: str
+    next_action: str
+    resolution: str
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    on_call: tuple[OnCallEntry, ...]
+    timeline: tuple[TimelineItem, ...]
+    signal_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRef:
+    id: int
+    name: str
+    tier: str
+    team: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedBatch:
+    """What changed past a cursor: the rows to apply to the queue and the new cursor."""
+
+    cursor: int
+    rows: tuple[IncidentRow, ...]
+    incident_ids: frozenset[int]
+    other_entities: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSnapshot:
+    """The whole open queue with the feed cursor it is consistent with."""
+
+    cursor: int
+    rows: tuple[IncidentRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleInfo:
+    """Facts about the database the console is on, for the window's banner and status bar."""
+
+    database: str
+    backend: str
+    is_demo: bool
+    roster: tuple[PersonRef, ...]
+    services: tuple[ServiceRef, ...]

@@ -1,0 +1,29 @@
+"""Errors the domain raises on purpose; each message says what is wrong and where, fit to show a user."""
+
+
+class ConsoleError(Exception):
+    """Base of every expected failure; its message is shown to the user as is."""
+
+
+class DatabaseUnavailable(ConsoleError):
+    """The database cannot be reached or opened."""
+
+
+class SchemaMismatch(ConsoleError):
+    """The database schema is newer than this console, or not a console database at all."""
+
+
+class NotFound(ConsoleError):
+    """A referenced row does not exist."""
+
+
+class InvalidInput(ConsoleError):
+    """An argument is missing or malformed."""
+
+
+class InvalidTransition(ConsoleError):
+    """The incident is not in a state where this action applies."""
+
+
+class Conflict(ConsoleError):
+    """Someone else changed the row since it was read; nothing was overwritten."""

@@ -1,0 +1,210 @@
+"""Read-side: turn database state into frozen DTOs for the GUI. `Reader` is the handle the UI holds (no Session)."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, aliased
+
+from console.clock import Clock
+from console.db import Database
+from console.dto import (
+    ConsoleInfo,
+    FeedBatch,
+    IncidentDetail,
+    IncidentRow,
+    OnCallEntry,
+    PersonRef,
+    QueueSnapshot,
+    ServiceRef,
+    TimelineItem,
+)
+from console.errors import NotFound
+from console.oncall import on_call_for_team
+from models.audit import ChangeLogEntry, Meta
+from models.enums import IncidentStatus
+from models.incident import Incident, IncidentService, Signal, TimelineEvent
+from models.org import Person, Service, Team
+
+DEMO_KEY = "demo"
+FEED_BATCH_LIMIT = 20_000
+
+_Owner = aliased(Person)
+
+
+def _row_query() -> Select:  # type: ignore[type-arg]
+    return (
+        select(
+            Incident.id,
+            Incident.title,
+            Incident.severity,
+            Incident.status,
+            Service.name,
+            _Owner.name,
+            Incident.opened_at,
+            Incident.ack_deadline,
+            Incident.version,
+        )
+        .join(Service, Service.id == Incident.service_id)
+        .outerjoin(_Owner, _Owner.id == Incident.owner_id)
+    )
+
+
+def _rows(session: Session, query: Select) -> list[IncidentRow]:  # type: ignore[type-arg]
+    return [
+        IncidentRow(
+            id=r[0], title=r[1], severity=r[2], status=r[3], service=r[4], owner=r[5] or "",
+            opened_at=r[6], ack_deadline=r[7], version=r[8],
+        )
+        for r in session.execute(query)
+    ]
+
+
+def feed_cursor(session: Session) -> int:
+    """Return the newest change-log sequence number (0 when empty)."""
+    return session.execute(select(func.max(ChangeLogEntry.seq))).scalar() or 0
+
+
+def open_queue(session: Session) -> QueueSnapshot:
+    """Return every open incident and the cursor from which later changes must be read."""
+    # Cursor first: a change landing between the two reads is then read again later, never missed.
+    cursor = feed_cursor(session)
+    rows = _rows(session, _row_query().where(Incident.status != IncidentStatus.RESOLVED))
+    return QueueSnapshot(cursor=cursor, rows=tuple(rows))
+
+
+def incident_rows(session: Session, *, ids: Iterable[int]) -> list[IncidentRow]:
+    """Return queue rows for the given incidents, resolved ones included (so views can drop them)."""
+    id_list = list(ids)
+    if not id_list:
+        return []
+    return _rows(session, _row_query().where(Incident.id.in_(id_list)))
+
+
+def changes_since(session: Session, *, cursor: int, limit: int = FEED_BATCH_LIMIT) -> FeedBatch:
+    """Return what changed after `cursor`, with fresh rows for every changed incident."""
+    entries = session.execute(
+        select(ChangeLogEntry.seq, ChangeLogEntry.entity, ChangeLogEntry.entity_id)
+        .where(ChangeLogEntry.seq > cursor)
+        .order_by(ChangeLogEntry.seq)
+        .limit(limit)
+    ).all()
+    if not entries:
+        return FeedBatch(cursor=cursor, rows=(), incident_ids=frozenset(), other_entities=frozenset())
+    incident_ids = frozenset(e.entity_id for e in entries if e.entity == "incident")
+    others = frozenset(e.entity for e in entries if e.entity != "incident")
+    rows = tuple(incident_rows(session, ids=incident_ids))
+    return FeedBatch(cursor=entries[-1].seq, rows=rows, incident_ids=incident_ids, other_entities=others)
+
+
+def _person_ref(person: Person | None) -> PersonRef | None:
+    if person is None:
+        return None
+    return PersonRef(person.id, person.handle, person.name, person.title, person.role_set)
+
+
+def incident_detail(session: Session, *, incident_id: int, at: datetime) -> IncidentDetail:
+    """Return everything the detail panel shows about one incident, on-call as of `at`."""
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"incident INC-{incident_id} does not exist")
+    row = incident_rows(session, ids=[incident_id])[0]
+    service = session.get_one(Service, incident.service_id)
+    team = session.get(Team, incident.team_id) if incident.team_id else service.team
+    people: dict[int, Person] = {}
+
+    def person(pid: int | None) -> Person | None:
+        if pid is None:
+            return None
+        if pid not in people:
+            people[pid] = session.get_one(Person, pid)
+        return people[pid]
+
+    on_call = tuple(
+        OnCallEntry(person=_person_ref(person(oc.person_id)), rotation=oc.rotation, until=oc.until, note=oc.note)  # type: ignore[arg-type]
+        for oc in on_call_for_team(session, team_id=service.team_id, at=at)
+    )
+    impacted = session.execute(
+        select(Service.name)
+        .join(IncidentService, IncidentService.service_id == Service.id)
+        .where(IncidentService.incident_id == incident_id)
+        .order_by(Service.name)
+    ).scalars()
+    events = session.execute(
+        select(TimelineEvent).where(TimelineEvent.incident_id == incident_id).order_by(TimelineEvent.at, TimelineEvent.id)
+    ).scalars()
+    timeline = tuple(
+        TimelineItem(at=e.at, kind=e.kind, actor=(p.name if (p := person(e.actor_id)) else "system"), text=e.text)
+        for e in events
+    )
+    signal_count = session.execute(select(func.count(Signal.id)).where(Signal.incident_id == incident_id)).scalar() or 0
+    lead = person(team.lead_id) if team else None
+    return IncidentDetail(
+        row=row,
+        owner=_person_ref(person(incident.owner_id)),
+        commander=_person_ref(person(incident.commander_id)),
+        team=team.name if team else "",
+        team_lead=lead.name if lead else "",
+        service_tier=service.tier.value,
+        impacted_services=tuple(impacted),
+        customer_impact=incident.customer_impact,
+        next_action=incident.next_action,
+        resolution=incident.resolution,
+        acknowledged_at=incident.acknowledged_at,
+        resolved_at=incident.resolved_at,
+        on_call=on_call,
+        timeline=timeline,
+        signal_count=signal_count,
+    )
+
+
+def roster(session: Session) -> tuple[PersonRef, ...]:
+    """Return every active person, by name."""
+    people = session.execute(select(Person).where(Person.active.is_(True)).order_by(Person.name)).scalars()
+    return tuple(_person_ref(p) for p in people)  # type: ignore[misc]
+
+
+def services(session: Session) -> tuple[ServiceRef, ...]:
+    """Return every service with its tier and owning team, by name."""
+    result = session.execute(select(Service.id, Service.name, Service.tier, Team.name).join(Team).order_by(Service.name))
+    return tuple(ServiceRef(r[0], r[1], r[2].value, r[3]) for r in result)
+
+
+def is_demo(session: Session) -> bool:
+    """Say whether this database holds the demo organisation."""
+    return session.get(Meta, DEMO_KEY) is not None
+
+
+class Reader:
+    """Runs queries in short read transactions; safe to call from any worker thread."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self.clock = clock
+
+    def info(self) -> ConsoleInfo:
+        """Return what the window shows about the database and the organisation."""
+        with self._db.reader() as session:
+            return ConsoleInfo(
+                database=self._db.display_url,
+                backend=self._db.backend,
+                is_demo=is_demo(session),
+                roster=roster(session),
+                services=services(session),
+            )
+
+    def open_queue(self) -> QueueSnapshot:
+        """Return the open queue with its cursor."""
+        with self._db.reader() as session:
+            return open_queue(session)
+
+    def changes_since(self, *, cursor: int) -> FeedBatch:
+        """Return what changed past the cursor."""
+        with self._db.reader() as session:
+            return changes_since(session, cursor=cursor)
+
+    def incident_detail(self, *, incident_id: int) -> IncidentDetail:
+        """Return one incident in depth, as of now."""
+        with self._db.reader() as session:
+            return incident_detail(session, incident_id=incident_id, at=self.clock.now())

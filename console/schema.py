@@ -1,0 +1,95 @@
+"""Schema versions: read the database's Alembic revision, upgrade it, refuse one newer than this code."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from sqlalchemy import inspect, text
+
+from console.db import Database
+from console.errors import SchemaMismatch
+from models.schema import SCHEMA_HEAD
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "models" / "migrations"
+
+
+class SchemaState(StrEnum):
+    EMPTY = "empty"
+    CURRENT = "current"
+    BEHIND = "behind"
+    AHEAD = "ahead"
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    state: SchemaState
+    revision: str | None
+    head: str
+
+
+def _alembic_config():  # type: ignore[no-untyped-def]
+    # Alembic costs ~0.2 s to import; only migrations and unknown revisions need it.
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def known_revisions() -> set[str]:
+    """Return every revision id in this code's migration scripts."""
+    from alembic.script import ScriptDirectory
+
+    return {script.revision for script in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+
+
+def schema_status(db: Database) -> SchemaStatus:
+    """Say whether the database is empty, current, behind or ahead of this code."""
+    with db.engine.connect() as conn:
+        has_version_table = inspect(conn).has_table("alembic_version")
+        revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar() if has_version_table else None
+    if revision is None:
+        return SchemaStatus(SchemaState.EMPTY, None, SCHEMA_HEAD)
+    if revision == SCHEMA_HEAD:
+        return SchemaStatus(SchemaState.CURRENT, revision, SCHEMA_HEAD)
+    state = SchemaState.BEHIND if revision in known_revisions() else SchemaState.AHEAD
+    return SchemaStatus(state, revision, SCHEMA_HEAD)
+
+
+def upgrade(db: Database) -> SchemaStatus:
+    """Apply every pending migration in one transaction and return the new status."""
+    status = schema_status(db)
+    if status.state is SchemaState.AHEAD:
+        raise _newer_error(db, status)
+    if status.state is not SchemaState.CURRENT:
+        from alembic import command
+
+        config = _alembic_config()
+        with db.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    return schema_status(db)
+
+
+def ensure_usable(db: Database, *, auto_upgrade: bool) -> SchemaStatus:
+    """Make sure this code can work on the database: upgrade it if allowed, otherwise say what to run."""
+    status = schema_status(db)
+    if status.state is SchemaState.CURRENT:
+        return status
+    if status.state is SchemaState.AHEAD:
+        raise _newer_error(db, status)
+    if auto_upgrade:
+        return upgrade(db)
+    what = "has no console schema" if status.state is SchemaState.EMPTY else f"is at schema {status.revision}"
+    raise SchemaMismatch(
+        f"database {db.display_url} {what}, this console needs {status.head}: "
+        f"run `python main.py db upgrade --db URL` first"
+    )
+
+
+def _newer_error(db: Database, status: SchemaStatus) -> SchemaMismatch:
+    return SchemaMismatch(
+        f"database {db.display_url} has schema {status.revision}, newer than this console ({status.head}): "
+        f"upgrade the console instead of using an older one"
+    )

@@ -1,0 +1,117 @@
+"""Unit of work: one command = one transaction = one commit, with its audit entries and change-log rows.
+
+A command opens `uow.transaction(actor_id=...)`, changes rows through `tx.session`, and calls `tx.audit`,
+`tx.timeline` and `tx.touch`. Leaving the block commits once; any exception rolls everything back, so an
+audit entry never exists without its change and a change never without its audit entry.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from console import audit
+from console.changes import Changes
+from console.clock import Clock
+from console.db import Database
+from console.errors import Conflict, NotFound
+from models.audit import ChangeLogEntry
+from models.enums import TimelineKind
+from models.incident import Incident, TimelineEvent
+from models.org import Person
+
+SYSTEM_ACTOR = "system"
+
+
+class Transaction:
+    """The working state of one command: session, time of the change, actor, and what it touched."""
+
+    def __init__(self, session: Session, *, now: datetime, actor: Person | None) -> None:
+        self.session = session
+        self.now = now
+        self.actor = actor
+        self._touched: dict[tuple[str, int], None] = {}
+        self._audit_ids: list[int] = []
+        self.created_incident: int | None = None
+
+    @property
+    def actor_id(self) -> int | None:
+        return self.actor.id if self.actor else None
+
+    @property
+    def actor_label(self) -> str:
+        return self.actor.handle if self.actor else SYSTEM_ACTOR
+
+    def audit(
+        self, *, action: str, subject_type: str, subject_id: int | str, before: dict[str, Any], after: dict[str, Any]
+    ) -> None:
+        """Append a hash-chained audit entry for this change."""
+        entry = audit.append_entry(
+            self.session,
+            at=self.now,
+            actor_id=self.actor_id,
+            actor=self.actor_label,
+            action=action,
+            subject_type=subject_type,
+            subject_id=str(subject_id),
+            before=before,
+            after=after,
+        )
+        self._audit_ids.append(entry.id)
+
+    def timeline(self, incident: Incident, *, kind: TimelineKind, text: str) -> None:
+        """Add an event to the incident's timeline at the time of this change."""
+        self.session.add(
+            TimelineEvent(incident_id=incident.id, at=self.now, kind=kind, actor_id=self.actor_id, text=text)
+        )
+
+    def touch(self, entity: str, entity_id: int) -> None:
+        """Note that an entity changed, for the change log and the returned Changes."""
+        self._touched[(entity, entity_id)] = None
+
+    def write_change_log(self) -> None:
+        for entity, entity_id in self._touched:
+            self.session.add(ChangeLogEntry(at=self.now, entity=entity, entity_id=entity_id))
+
+    def changes(self) -> Changes:
+        return Changes(
+            incidents=frozenset(i for e, i in self._touched if e == "incident"),
+            entities=frozenset(e for e, _ in self._touched),
+            created_incident=self.created_incident,
+            audit_ids=tuple(self._audit_ids),
+        )
+
+
+class UnitOfWork:
+    """Opens write transactions on a database with an injected clock."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    @contextmanager
+    def transaction(self, *, actor_id: int | None) -> Iterator[Transaction]:
+        """Run a block as one transaction that commits exactly once, or not at all."""
+        session = self.db.writer()
+        try:
+            actor = None
+            if actor_id is not None:
+                actor = session.get(Person, actor_id)
+                if actor is None:
+                    raise NotFound(f"person #{actor_id} is not in the roster")
+            tx = Transaction(session, now=self.clock.now(), actor=actor)
+            yield tx
+            tx.write_change_log()
+            session.commit()
+        except StaleDataError:
+            session.rollback()
+            raise Conflict("someone else changed this incident a moment ago; nothing was overwritten") from None
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()

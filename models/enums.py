@@ -1,0 +1,82 @@
+"""Closed sets of the domain, as StrEnums. Imports nothing but the standard library so the UI can use them cheaply."""
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    SEV1 = "SEV1"
+    SEV2 = "SEV2"
+    SEV3 = "SEV3"
+    SEV4 = "SEV4"
+
+    @property
+    def rank(self) -> int:
+        """1 is the most severe."""
+        return int(self.value[3])
+
+
+class IncidentStatus(StrEnum):
+    TRIGGERED = "triggered"
+    ACKNOWLEDGED = "acknowledged"
+    MITIGATING = "mitigating"
+    MONITORING = "monitoring"
+    RESOLVED = "resolved"
+
+
+class PersonRole(StrEnum):
+    RESPONDER = "responder"
+    INCIDENT_COMMANDER = "incident_commander"
+    SUPPORT_LEAD = "support_lead"
+    LEADER = "leader"
+    TRAINER = "trainer"
+
+
+class IncidentRole(StrEnum):
+    OWNER = "owner"
+    COMMANDER = "commander"
+
+
+class ServiceTier(StrEnum):
+    FOUNDATIONAL = "foundational"
+    CORE = "core"
+    EDGE = "edge"
+
+
+class FailureFamily(StrEnum):
+    AUTHENTICATION = "authentication"
+    PAYMENTS = "payments"
+    DATA_INTEGRITY = "data_integrity"
+    UPTIME = "uptime"
+
+
+class SignalKind(StrEnum):
+    ALERT = "alert"
+    METRIC = "metric"
+    TICKET = "ticket"
+    SENTIMENT = "sentiment"
+
+
+class TimelineKind(StrEnum):
+    OPENED = "opened"
+    SIGNAL = "signal"
+    ACKNOWLEDGED = "acknowledged"
+    OWNER_CHANGED = "owner_changed"
+    COMMANDER_CHANGED = "commander_changed"
+    SEVERITY_CHANGED = "severity_changed"
+    STATUS_CHANGED = "status_changed"
+    NOTE = "note"
+    NEXT_ACTION = "next_action"
+    RESOLVED = "resolved"
+
+
+class TierTarget(StrEnum):
+    """Whom an escalation tier pages."""
+
+    ROTATION = "rotation"
+    PERSON = "person"
+    TEAM_LEAD = "team_lead"
+
+
+class LeaveKind(StrEnum):
+    PTO = "pto"
+    HOLIDAY = "holiday"
+    SICK = "sick"

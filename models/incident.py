@@ -1,0 +1,87 @@
+"""Signals from outside, incidents with their impacted services, incident role history, and the timeline."""
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, UTCDateTime, str_enum
+from models.enums import IncidentRole, IncidentStatus, Severity, SignalKind, TimelineKind
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_open_queue", "status", "severity"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    severity: Mapped[Severity] = mapped_column(str_enum(Severity))
+    status: Mapped[IncidentStatus] = mapped_column(str_enum(IncidentStatus))
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    type_id: Mapped[int | None] = mapped_column(ForeignKey("incident_types.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    commander_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    customer_impact: Mapped[str] = mapped_column(Text, default="")
+    next_action: Mapped[str] = mapped_column(Text, default="")
+    resolution: Mapped[str] = mapped_column(Text, default="")
+    # Demo incidents are moved along by the demo feed; an operator's own incidents never are.
+    origin: Mapped[str] = mapped_column(String(16), default="manual")
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ack_deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Optimistic concurrency: a stale write raises StaleDataError instead of overwriting.
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    impacted: Mapped[list["IncidentService"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+
+class IncidentService(Base):
+    """A service impacted by an incident, beside its primary service."""
+
+    __tablename__ = "incident_services"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), primary_key=True)
+
+
+class Signal(Base):
+    __tablename__ = "signals"
+    __table_args__ = (Index("ix_signals_dedup", "source", "dedup_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    dedup_key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[SignalKind] = mapped_column(str_enum(SignalKind))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    summary: Mapped[str] = mapped_column(Text)
+    value: Mapped[float | None] = mapped_column(Float)
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+
+
+class RoleAssignment(Base):
+    """Who held a role on an incident and when: history is kept, never overwritten."""
+
+    __tablename__ = "role_assignments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    role: Mapped[IncidentRole] = mapped_column(str_enum(IncidentRole))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    assumed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    renounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TimelineEvent(Base):
+    __tablename__ = "timeline_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[TimelineKind] = mapped_column(str_enum(TimelineKind))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    text: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,171 @@
+"""Every command: one commit, its audit entry on an intact chain, a change-log row; failures leave nothing."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from console import commands
+from console.audit import verify_chain
+from console.changes import Changes
+from console.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from models.audit import AuditEntry, ChangeLogEntry
+from models.enums import IncidentRole, IncidentStatus, Severity, SignalKind, TimelineKind
+from models.incident import Incident, RoleAssignment, Signal, TimelineEvent
+
+
+def _open(uow, org, **kw) -> int:  # type: ignore[no-untyped-def]
+    args = dict(actor_id=org.alice, title="Login failures", severity="SEV2", service_id=org.identity)
+    args.update(kw)
+    return commands.open_incident(uow, **args).created_incident  # type: ignore[return-value]
+
+
+def _counts(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    with db.reader() as s:
+        return {
+            model.__tablename__: s.execute(select(func.count()).select_from(model)).scalar_one()
+            for model in (Incident, AuditEntry, ChangeLogEntry, TimelineEvent, RoleAssignment, Signal)
+        }
+
+
+COMMANDS: dict[str, Callable] = {
+    "acknowledge": lambda uow, org, i: commands.acknowledge(uow, actor_id=org.bob, incident_id=i),
+    "take_ownership": lambda uow, org, i: commands.take_ownership(uow, actor_id=org.bob, incident_id=i),
+    "assign_owner": lambda uow, org, i: commands.assign_owner(uow, actor_id=org.alice, incident_id=i, owner_id=org.carol),
+    "assign_commander": lambda uow, org, i: commands.assign_commander(
+        uow, actor_id=org.alice, incident_id=i, commander_id=org.alice),
+    "change_severity": lambda uow, org, i: commands.change_severity(
+        uow, actor_id=org.alice, incident_id=i, severity=Severity.SEV1, reason="checkout failing too"),
+    "change_status": lambda uow, org, i: commands.change_status(
+        uow, actor_id=org.alice, incident_id=i, status=IncidentStatus.MITIGATING),
+    "add_note": lambda uow, org, i: commands.add_note(uow, actor_id=org.bob, incident_id=i, text="rolled back 1.42"),
+    "set_next_action": lambda uow, org, i: commands.set_next_action(
+        uow, actor_id=org.alice, incident_id=i, text="confirm error rate < 1%"),
+    "resolve": lambda uow, org, i: commands.resolve(uow, actor_id=org.alice, incident_id=i, summary="rollback fixed it"),
+    "attach_signal": lambda uow, org, i: commands.attach_signal(
+        uow, actor_id=None, incident_id=i, signal=commands.SignalInput(
+            source="alertmanager", dedup_key="k1", kind=SignalKind.ALERT, summary="5xx > 5%",
+            observed_at=uow.clock.now())),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_each_command_commits_once_with_audit_and_change_log(name, db, uow, org, commit_counter):  # type: ignore[no-untyped-def]
+    incident_id = _open(uow, org)
+    before = _counts(db)
+    commit_counter["n"] = 0
+
+    changes = COMMANDS[name](uow, org, incident_id)
+
+    assert isinstance(changes, Changes)
+    assert changes.incidents == {incident_id}
+    assert commit_counter["n"] == 1
+    after = _counts(db)
+    assert after["audit_entries"] == before["audit_entries"] + 1
+    assert after["change_log"] == before["change_log"] + 1
+    assert after["timeline_events"] == before["timeline_events"] + 1
+    with db.reader() as s:
+        entry = s.execute(select(AuditEntry).order_by(AuditEntry.id.desc())).scalars().first()
+        assert entry.subject_id == str(incident_id) and entry.action.startswith("incident.")
+        assert entry.at == uow.clock.now()
+        assert verify_chain(s).intact
+
+
+def test_open_incident_is_audited_with_deadline_from_taxonomy(db, uow, org, commit_counter):  # type: ignore[no-untyped-def]
+    changes = commands.open_incident(uow, actor_id=org.alice, title=" Checkout 502s ", severity="SEV1",
+                                     service_id=org.checkout, customer_impact="EU customers cannot pay")
+    assert commit_counter["n"] == 1
+    with db.reader() as s:
+        incident = s.get(Incident, changes.created_incident)
+        assert incident.title == "Checkout 502s"
+        assert incident.status is IncidentStatus.TRIGGERED
+        assert incident.ack_deadline == uow.clock.now() + timedelta(minutes=5)
+        assert s.execute(select(AuditEntry.action)).scalars().all() == ["incident.open"]
+        assert verify_chain(s).intact
+
+
+def test_acknowledge_makes_the_acknowledger_owner_and_records_lateness(db, uow, org, clock):  # type: ignore[no-untyped-def]
+    incident_id = _open(uow, org, severity="SEV1")
+    clock.advance(minutes=7)
+    commands.acknowledge(uow, actor_id=org.bob, incident_id=incident_id)
+    with db.reader() as s:
+        incident = s.get(Incident, incident_id)
+        assert incident.status is IncidentStatus.ACKNOWLEDGED and incident.owner_id == org.bob
+        texts = s.execute(select(TimelineEvent.text).where(TimelineEvent.kind == TimelineKind.ACKNOWLEDGED)).scalars()
+        assert list(texts) == ["Acknowledged by Bob Burns (2 min past the deadline)"]
+
+
+def test_ownership_history_is_kept(db, uow, org):  # type: ignore[no-untyped-def]
+    incident_id = _open(uow, org, owner_id=org.bob)
+    commands.assign_owner(uow, actor_id=org.alice, incident_id=incident_id, owner_id=org.carol)
+    with db.reader() as s:
+        rows = s.execute(select(RoleAssignment).where(RoleAssignment.role == IncidentRole.OWNER)
+                         .order_by(RoleAssignment.id)).scalars().all()
+        assert [(r.person_id, r.renounced_at is None) for r in rows] == [(org.bob, False), (org.carol, True)]
+
+
+def test_raising_severity_shortens_the_ack_deadline(db, uow, org, clock):  # type: ignore[no-untyped-def]
+    incident_id = _open(uow, org, severity="SEV3")  # 30 min to acknowledge
+    clock.advance(minutes=10)
+    commands.change_severity(uow, actor_id=org.alice, incident_id=incident_id, severity="SEV1", reason="payments down")
+    with db.reader() as s:
+        assert s.get(Incident, incident_id).ack_deadline == clock.now() + timedelta(minutes=5)
+
+
+FAILURES: list[tuple[str, Callable, type[Exception], str]] = [
+    ("severity without reason",
+     lambda uow, org, i: commands.change_severity(uow, actor_id=org.alice, incident_id=i, severity="SEV1", reason=" "),
+     InvalidInput, "reason"),
+    ("unknown severity",
+     lambda uow, org, i: commands.change_severity(uow, actor_id=org.alice, incident_id=i, severity="SEV9", reason="x"),
+     InvalidInput, "SEV9"),
+    ("acknowledge twice",
+     lambda uow, org, i: (commands.acknowledge(uow, actor_id=org.bob, incident_id=i),
+                          commands.acknowledge(uow, actor_id=org.bob, incident_id=i)),
+     InvalidTransition, "already acknowledged"),
+    ("unknown incident",
+     lambda uow, org, i: commands.add_note(uow, actor_id=org.bob, incident_id=9999, text="x"),
+     NotFound, "INC-9999"),
+    ("unknown actor",
+     lambda uow, org, i: commands.add_note(uow, actor_id=4242, incident_id=i, text="x"),
+     NotFound, "#4242"),
+    ("stale version",
+     lambda uow, org, i: commands.resolve(uow, actor_id=org.alice, incident_id=i, summary="done", expected_version=99),
+     Conflict, "changed since you looked"),
+    ("empty resolution",
+     lambda uow, org, i: commands.resolve(uow, actor_id=org.alice, incident_id=i, summary=""),
+     InvalidInput, "resolution summary"),
+    ("unknown impacted service after the incident row was written",
+     lambda uow, org, i: commands.open_incident(uow, actor_id=org.alice, title="x", severity="SEV2",
+                                                service_id=org.identity, impacted_service_ids=(777,)),
+     NotFound, "service #777"),
+]
+
+
+@pytest.mark.parametrize("label,call,error,fragment", FAILURES, ids=[f[0] for f in FAILURES])
+def test_a_failing_command_leaves_nothing_behind(label, call, error, fragment, db, uow, org):  # type: ignore[no-untyped-def]
+    incident_id = _open(uow, org)
+    if label == "acknowledge twice":
+        commands.acknowledge(uow, actor_id=org.bob, incident_id=incident_id)
+        call = lambda uow, org, i: commands.acknowledge(uow, actor_id=org.bob, incident_id=i)  # noqa: E731
+    before = _counts(db)
+    with pytest.raises(error, match=fragment):
+        call(uow, org, incident_id)
+    assert _counts(db) == before
+    with db.reader() as s:
+        assert verify_chain(s).intact
+
+
+def test_concurrent_edit_of_the_same_incident_is_a_conflict_not_an_overwrite(db, uow, org):  # type: ignore[no-untyped-def]
+    incident_id = _open(uow, org)
+    with db.reader() as s:
+        seen_version = s.get(Incident, incident_id).version
+    commands.set_next_action(uow, actor_id=org.bob, incident_id=incident_id, text="page payments",
+                             expected_version=seen_version)
+    with pytest.raises(Conflict):
+        commands.set_next_action(uow, actor_id=org.alice, incident_id=incident_id, text="wait",
+                                 expected_version=seen_version)
+    with db.reader() as s:
+        assert s.get(Incident, incident_id).next_action == "page payments"
