@@ -6,6 +6,8 @@ from datetime import datetime
 
 from models.enums import IncidentStatus, PersonRole, Severity, TimelineKind
 
+# The UI may not import models/: it takes these closed sets from here (re-exported on purpose).
+
 
 def incident_ref(incident_id: int) -> str:
     """Return the human reference of an incident, e.g. INC-1234."""
@@ -105,6 +107,8 @@ class FeedBatch:
     rows: tuple[IncidentRow, ...]
     incident_ids: frozenset[int]
     other_entities: frozenset[str]
+    # True when the batch stopped at its size limit and more changes are waiting.
+    more: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,7 +95,9 @@ def changes_since(session: Session, *, cursor: int, limit: int = FEED_BATCH_LIMI
     incident_ids = frozenset(e.entity_id for e in entries if e.entity == "incident")
     others = frozenset(e.entity for e in entries if e.entity != "incident")
     rows = tuple(incident_rows(session, ids=incident_ids))
-    return FeedBatch(cursor=entries[-1].seq, rows=rows, incident_ids=incident_ids, other_entities=others)
+    return FeedBatch(
+        cursor=entries[-1].seq, rows=rows, incident_ids=incident_ids, other_entities=others, more=len(entries) == limit
+    )
 
 
 def _person_ref(person: Person | None) -> PersonRef | None:
@@ -169,6 +171,17 @@ def services(session: Session) -> tuple[ServiceRef, ...]:
     """Return every service with its tier and owning team, by name."""
     result = session.execute(select(Service.id, Service.name, Service.tier, Team.name).join(Team).order_by(Service.name))
     return tuple(ServiceRef(r[0], r[1], r[2].value, r[3]) for r in result)
+
+
+def has_organisation(session: Session) -> bool:
+    """Say whether anyone is in the roster yet."""
+    return session.execute(select(Person.id).limit(1)).first() is not None
+
+
+def find_person(session: Session, *, handle: str) -> PersonRef | None:
+    """Return the active person with this handle, if any."""
+    person = session.execute(select(Person).where(Person.handle == handle, Person.active.is_(True))).scalar()
+    return _person_ref(person)
 
 
 def is_demo(session: Session) -> bool:

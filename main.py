@@ -1,0 +1,227 @@
+"""Composition root and command line of the Incident Command Console.
+
+python main.py [--db URL] [--user HANDLE]          the console (default: the embedded SQLite database)
+python main.py db upgrade --db URL                 apply migrations
+python main.py seed-demo --db URL                  load the demo organisation into an empty database
+python main.py screenshot --out FILE.png [...]     render the main window offscreen to a PNG
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import os
+import sys
+import time
+from pathlib import Path
+
+VERSION = "0.1.0"
+EXIT_ERROR = 2
+log = logging.getLogger("main")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", default=argparse.SUPPRESS, metavar="URL",
+                        help="SQLAlchemy URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB "
+                             "(default: the embedded database in the user data directory)")
+    common.add_argument("--user", default=argparse.SUPPRESS, metavar="HANDLE", help="who is at the keyboard")
+    common.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help="also log to stderr")
+    parser = argparse.ArgumentParser(prog="main.py", description="Incident Command Console", parents=[common])
+    parser.add_argument("--version", action="version", version=f"Incident Command Console {VERSION}")
+    parser.add_argument("--no-demo-feed", action="store_true", help="do not run the live demo feed on demo data")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    db = sub.add_parser("db", help="database administration", parents=[common])
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_sub.add_parser("upgrade", help="apply Alembic migrations", parents=[common])
+    sub.add_parser("seed-demo", help="load the demo organisation into an empty database", parents=[common])
+    shot = sub.add_parser("screenshot", help="render the main window offscreen to a PNG", parents=[common])
+    shot.add_argument("--out", required=True, type=Path, metavar="FILE.png")
+    shot.add_argument("--size", default="1600x1000", metavar="WxH")
+    return parser
+
+
+def setup_logging(*, verbose: bool) -> Path:
+    """Log to a rotating file in the user log directory (and stderr with --verbose); return the file."""
+    from platformdirs import user_log_path
+
+    log_dir = user_log_path("incident-console", appauthor=False)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = log_dir / "console.log"
+    handlers: list[logging.Handler] = [
+        logging.handlers.RotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=5, encoding="utf-8")
+    ]
+    if verbose:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    logging.basicConfig(level=logging.INFO, handlers=handlers,
+                        format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s", force=True)
+    return log_file
+
+
+def open_console_database(url: str | None):  # type: ignore[no-untyped-def]
+    """Open the database the console works on: upgrade SQLite itself; seed the embedded default on first start."""
+    from console.clock import SystemClock
+    from console.db import default_database_url, open_database
+    from console.schema import ensure_usable
+
+    embedded = url is None
+    db = open_database(url or default_database_url(), create_parent=embedded)
+    # The console upgrades SQLite files itself; a shared PostgreSQL database is upgraded deliberately (db upgrade).
+    ensure_usable(db, auto_upgrade=db.backend == "sqlite")
+    if embedded:
+        from console.queries import has_organisation
+
+        with db.reader() as session:
+            empty = not has_organisation(session)
+        if empty:
+            from console import commands
+            from console.uow import UnitOfWork
+
+            log.info("first start: seeding the demo organisation into %s", db.display_url)
+            commands.seed_demo(UnitOfWork(db, SystemClock()))
+    return db, SystemClock()
+
+
+def require_organisation(db, *, user: str | None) -> None:  # type: ignore[no-untyped-def]
+    """Refuse to open a console on a database with nobody in it, or for a user who is not in the roster."""
+    from console.errors import NotFound
+    from console.queries import find_person, has_organisation
+
+    with db.reader() as session:
+        if not has_organisation(session):
+            raise NotFound(f"database {db.display_url} has no organisation yet: run "
+                           f"`python main.py seed-demo --db URL` (or load your own organisation)")
+        if user is not None and find_person(session, handle=user) is None:
+            raise NotFound(f"--user {user!r}: nobody with that handle in the roster of {db.display_url}")
+
+
+def run_console(args: argparse.Namespace, *, log_file: Path) -> int:
+    from console.queries import Reader
+    from console.uow import UnitOfWork
+
+    db, clock = open_console_database(getattr(args, "db", None))
+    user = getattr(args, "user", None)
+    require_organisation(db, user=user)
+
+    from PySide6.QtCore import QSettings
+
+    from ui.app import create_application, install_exception_dialog
+    from ui.main_window import MainWindow
+    from ui.tasks import TaskRunner
+
+    app = create_application(sys.argv[:1])
+    runner = TaskRunner()
+    window = MainWindow(reader=Reader(db, clock), uow=UnitOfWork(db, clock), runner=runner, settings=QSettings(),
+                        demo_feed=not args.no_demo_feed)
+    install_exception_dialog(parent=window, log_file=str(log_file))
+    if os.environ.get("ICC_EXIT_AFTER_FIRST_PAINT"):
+        _exit_after_first_paint(app, window)
+    window.show()
+    window.start(operator_handle=user)
+    status = app.exec()
+    runner.shutdown()
+    db.dispose()
+    return status
+
+
+def _exit_after_first_paint(app, window) -> None:  # type: ignore[no-untyped-def]
+    """For bench/startup.py: say when the window first painted, then quit."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    class FirstPaint(QObject):
+        def eventFilter(self, watched, event):  # type: ignore[no-untyped-def]
+            if event.type() == QEvent.Type.Paint and watched is window:
+                print(f"first-paint {time.perf_counter():.6f}", flush=True)
+                app.removeEventFilter(self)
+                QTimer.singleShot(0, window.close)
+            return False
+
+    window._first_paint_filter = FirstPaint(window)
+    app.installEventFilter(window._first_paint_filter)
+
+
+def run_screenshot(args: argparse.Namespace) -> int:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    try:
+        width, height = (int(part) for part in args.size.lower().split("x"))
+    except ValueError:
+        raise SystemExit(_fail(f"--size {args.size!r}: expected WIDTHxHEIGHT, for example 1600x1000")) from None
+    out: Path = args.out
+    if not out.parent.is_dir():
+        raise SystemExit(_fail(f"--out {out}: folder {out.parent} does not exist"))
+    db, clock = open_console_database(getattr(args, "db", None))
+    user = getattr(args, "user", None)
+    require_organisation(db, user=user)
+
+    from console.queries import Reader
+    from console.uow import UnitOfWork
+    from ui.screenshot import render_main_window
+
+    image_path = render_main_window(reader=Reader(db, clock), uow=UnitOfWork(db, clock), user=user,
+                                    size=(width, height), out=out)
+    print(f"wrote {image_path}")
+    db.dispose()
+    return 0
+
+
+def run_db_upgrade(args: argparse.Namespace) -> int:
+    from console.db import open_database
+    from console.schema import upgrade
+
+    db = open_database(_required_db(args))
+    status = upgrade(db)
+    print(f"{db.display_url}: schema {status.revision} ({status.state})")
+    db.dispose()
+    return 0
+
+
+def run_seed_demo(args: argparse.Namespace) -> int:
+    from console import commands
+    from console.clock import SystemClock
+    from console.db import open_database
+    from console.schema import ensure_usable
+    from console.uow import UnitOfWork
+
+    db = open_database(_required_db(args))
+    ensure_usable(db, auto_upgrade=db.backend == "sqlite")
+    changes = commands.seed_demo(UnitOfWork(db, SystemClock()))
+    print(f"{db.display_url}: demo organisation seeded ({len(changes.incidents)} open incidents)")
+    db.dispose()
+    return 0
+
+
+def _required_db(args: argparse.Namespace) -> str:
+    url = getattr(args, "db", None)
+    if not url:
+        raise SystemExit(_fail("--db URL is required for this command"))
+    return url
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    log_file = setup_logging(verbose=getattr(args, "verbose", False))
+    from console.errors import ConsoleError
+
+    try:
+        if args.command == "db":
+            return run_db_upgrade(args)
+        if args.command == "seed-demo":
+            return run_seed_demo(args)
+        if args.command == "screenshot":
+            return run_screenshot(args)
+        return run_console(args, log_file=log_file)
+    except ConsoleError as error:
+        log.warning("%s", error)
+        return _fail(str(error))
+    except Exception as error:  # noqa: BLE001 - the promise is one clear line, never a traceback
+        log.exception("unexpected error")
+        return _fail(f"unexpected {type(error).__name__}: {error} (details in {log_file})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""The main window: wires the panels, the actions, the live feed and the operator's identity together.
+
+Each panel owns its own behaviour; the window only connects them and keeps the layout in QSettings.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QToolBar, QWidget
+
+from console.changes import Changes
+from console.dto import ConsoleInfo, FeedBatch, IncidentDetail, PersonRef, QueueSnapshot
+from console.queries import Reader
+from console.uow import UnitOfWork
+from ui.actions import IncidentActions
+from ui.demo_driver import DemoDriver
+from ui.detail_panel import IncidentDetailPanel
+from ui.dialogs import PersonPickerDialog
+from ui.feed import ChangeFeed
+from ui.queue_model import QueueModel
+from ui.queue_panel import QueuePanel
+from ui.status_bar import ConsoleStatusBar
+from ui.tasks import TaskRunner
+
+DEMO_TEXT = "DEMO DATA — a simulated organisation and simulated incidents. Nothing is sent anywhere."
+TOOLBAR_ACTIONS = ("acknowledge", "take", "assign", "severity", "mitigating", "monitoring", "note", "next_action",
+                   "resolve", None, "declare")
+
+
+class MainWindow(QMainWindow):
+    operator_changed = Signal(object)  # PersonRef
+    info_loaded = Signal(object)  # ConsoleInfo
+
+    def __init__(self, *, reader: Reader, uow: UnitOfWork, runner: TaskRunner, settings: QSettings,
+                 demo_feed: bool = True, feed_interval_ms: int = 1000, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("MainWindow")
+        self.setWindowTitle("Incident Command Console")
+        self.reader, self.uow, self.runner, self.settings = reader, uow, runner, settings
+        self.info: ConsoleInfo | None = None
+        self.operator: PersonRef | None = None
+        self.demo_driver: DemoDriver | None = None
+        self._demo_feed = demo_feed
+        self._requested_operator: str | None = None
+        self._select_when_present: int | None = None
+
+        self.queue_model = QueueModel(self)
+        self.queue_panel = QueuePanel(self.queue_model)
+        self.detail_panel = IncidentDetailPanel()
+        self.actions_ = IncidentActions(runner=runner, uow=uow, parent_widget=self)
+        self.feed = ChangeFeed(reader, runner, interval_ms=feed_interval_ms, parent=self)
+        self.status = ConsoleStatusBar(self)
+        self.setStatusBar(self.status)
+        self.demo_banner = QLabel(DEMO_TEXT, objectName="DemoBanner")
+        self._build_docks()
+        self._build_menus_and_toolbars()
+        self._connect()
+        self._ticker = QTimer(self, interval=1000)
+        self._ticker.timeout.connect(self._on_ticker_timeout)
+        self._on_ticker_timeout()
+        self.restore_layout()
+
+    # --- construction -------------------------------------------------------------------------------
+
+    def _build_docks(self) -> None:
+        self.setDockNestingEnabled(True)
+        self.queue_dock = self._dock("Severity queue", "QueueDock", self.queue_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.detail_dock = self._dock("Incident", "DetailDock", self.detail_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([self.queue_dock, self.detail_dock], [1000, 600], Qt.Orientation.Horizontal)
+
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self, objectName=name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_menus_and_toolbars(self) -> None:
+        actions = self.actions_.actions
+        self.switch_operator_action = QAction("Switch &operator…", self, objectName="action_switch_operator")
+        self.switch_operator_action.triggered.connect(self.choose_operator)
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addActions([self.switch_operator_action, quit_action])
+        incident_menu = self.menuBar().addMenu("&Incident")
+        for name in TOOLBAR_ACTIONS:
+            incident_menu.addSeparator() if name is None else incident_menu.addAction(actions[name])
+        incident_menu.addAction(actions["commander"])
+        view_menu = self.menuBar().addMenu("&View")
+        for dock, key in ((self.queue_dock, "Ctrl+1"), (self.detail_dock, "Ctrl+2")):
+            toggle = dock.toggleViewAction()
+            toggle.setShortcut(QKeySequence(key))
+            view_menu.addAction(toggle)
+        toolbar = QToolBar("Actions", self, objectName="ActionsToolBar")
+        for name in TOOLBAR_ACTIONS:
+            toolbar.addSeparator() if name is None else toolbar.addAction(actions[name])
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
+        self.addToolBarBreak()
+        self.banner_bar = QToolBar("Banner", self, objectName="BannerToolBar", movable=False)
+        self.banner_bar.addWidget(self.demo_banner)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.banner_bar)
+        self.banner_bar.setVisible(False)
+
+    def _connect(self) -> None:
+        self.feed.loaded.connect(self._on_feed_loaded)
+        self.feed.changed.connect(self._on_feed_changed)
+        self.feed.health_changed.connect(self.status.set_feed_error)
+        self.queue_panel.incident_selected.connect(self._on_queue_incident_selected)
+        self.actions_.command_succeeded.connect(self._on_actions_command_succeeded)
+        self.actions_.command_failed.connect(lambda message: self.status.showMessage(f"⚠ {message}", 10000))
+        self.runner.failed.connect(lambda message: self.status.showMessage(f"⚠ {message}", 10000))
+        self.runner.busy_changed.connect(self.status.set_pending)
+        self.detail_dock.visibilityChanged.connect(self._on_detail_dock_visibility_changed)
+
+    # --- start-up and identity ---------------------------------------------------------------------
+
+    def start(self, *, operator_handle: str | None = None) -> None:
+        """Load facts about the database and the queue off the GUI thread, then ask who is at the keyboard."""
+        self._requested_operator = operator_handle
+        self.runner.read(self.reader.info, on_done=self._on_info_loaded)
+        self.feed.start()
+        self._ticker.start()
+
+    def _on_info_loaded(self, info: ConsoleInfo) -> None:
+        self.info = info
+        self.actions_.roster = info.roster
+        self.actions_.services = info.services
+        self.status.set_database(info.database)
+        self.banner_bar.setVisible(info.is_demo)
+        wanted = self._requested_operator or self.settings.value("operator/handle", "", str)
+        person = next((p for p in info.roster if p.handle == wanted), None)
+        if person is not None:
+            self.set_operator(person)
+        elif info.roster:
+            self.choose_operator()
+        self.info_loaded.emit(info)
+        if info.is_demo and self._demo_feed:
+            self.demo_driver = DemoDriver(runner=self.runner, uow=self.uow,
+                                          operator_id=lambda: self.operator.id if self.operator else None, parent=self)
+            self.demo_driver.stepped.connect(lambda _changes: self.feed.poll_now())
+            self.demo_driver.start()
+
+    def choose_operator(self) -> None:
+        """Ask who is at the keyboard (every action is recorded under that person)."""
+        if self.info is None:
+            return
+        dialog = PersonPickerDialog(people=self.info.roster, title="Who is at the keyboard?",
+                                    prompt="Every action you take is recorded under your name.",
+                                    preselect=self.operator.id if self.operator else None, parent=self)
+        dialog.setObjectName("OperatorDialog")
+        self.actions_.show_dialog(dialog, lambda: self.set_operator(
+            next(p for p in self.info.roster if p.id == dialog.person_id())))  # type: ignore[union-attr]
+
+    def set_operator(self, person: PersonRef) -> None:
+        self.operator = person
+        self.actions_.operator = person
+        self.actions_.update_enabled()
+        self.settings.setValue("operator/handle", person.handle)
+        self.status.set_operator(person)
+        self.setWindowTitle(f"Incident Command Console — {person.name}")
+        self.operator_changed.emit(person)
+
+    # --- live data -----------------------------------------------------------------------------------
+
+    def _on_feed_loaded(self, snapshot: QueueSnapshot) -> None:
+        self.queue_model.set_now(self.reader.clock.now())
+        self.queue_model.load(snapshot.rows)
+        if self.queue_model.rowCount() and self.queue_panel.selected_id() is None:
+            self.queue_panel.select_incident(self.queue_model.row_at(0).id)
+
+    def _on_feed_changed(self, batch: FeedBatch) -> None:
+        self.queue_model.apply(batch.rows)
+        if self._select_when_present is not None and self.queue_panel.select_incident(self._select_when_present):
+            self._select_when_present = None
+        current = self.detail_panel.incident_id
+        if current is not None and current in batch.incident_ids:
+            self.actions_.set_current(self.queue_model.row_by_id(current) or self._row_from_batch(batch, current))
+            self._refresh_detail()
+
+    @staticmethod
+    def _row_from_batch(batch: FeedBatch, incident_id: int):  # type: ignore[no-untyped-def]
+        return next((r for r in batch.rows if r.id == incident_id), None)
+
+    def _on_queue_incident_selected(self, incident_id: int | None) -> None:
+        self.actions_.set_current(self.queue_model.row_by_id(incident_id) if incident_id is not None else None)
+        if incident_id is None:
+            self.detail_panel.show_empty()
+            return
+        self.detail_panel.incident_id = incident_id
+        self._refresh_detail()
+
+    def _refresh_detail(self) -> None:
+        incident_id = self.detail_panel.incident_id
+        if incident_id is None:
+            return
+        if not self.detail_dock.isVisible():
+            self.detail_panel.stale = True  # refreshed when shown again
+            return
+        self.runner.read(lambda: self.reader.incident_detail(incident_id=incident_id), on_done=self._on_detail_loaded)
+
+    def _on_detail_loaded(self, detail: IncidentDetail) -> None:
+        # Ignore an answer that arrives after the operator already moved on to another incident.
+        if detail.row.id == self.detail_panel.incident_id:
+            self.detail_panel.show_detail(detail)
+
+    def _on_detail_dock_visibility_changed(self, visible: bool) -> None:
+        if visible and self.detail_panel.stale:
+            self._refresh_detail()
+
+    def _on_actions_command_succeeded(self, changes: Changes, text: str) -> None:
+        self.status.showMessage(text, 5000)
+        self.feed.poll_now()
+        if changes.created_incident is not None:
+            self._select_when_present = changes.created_incident
+
+    def _on_ticker_timeout(self) -> None:
+        self.queue_model.set_now(self.reader.clock.now())
+        self.queue_panel.update_header()
+        self.status.update_feed(self.feed.last_success)
+
+    # --- layout persistence ------------------------------------------------------------------------
+
+    def restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1600, 1000)
+        if state is not None:
+            self.restoreState(state)
+
+    def save_layout(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_layout()
+        self._ticker.stop()
+        self.feed.stop()
+        if self.demo_driver is not None:
+            self.demo_driver.stop()
+        super().closeEvent(event)

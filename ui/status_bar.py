@@ -1,0 +1,44 @@
+"""The status bar: who is at the keyboard, which database, whether the live feed is current, pending work."""
+from __future__ import annotations
+
+import time
+
+from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+
+from console.dto import PersonRef
+
+
+class ConsoleStatusBar(QStatusBar):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.operator_label = QLabel("Operator: —", objectName="OperatorLabel")
+        self.database_label = QLabel("", objectName="DatabaseLabel")
+        self.feed_label = QLabel("connecting…", objectName="FeedLabel")
+        self.pending_label = QLabel("", objectName="PendingLabel")
+        for label in (self.pending_label, self.feed_label, self.database_label, self.operator_label):
+            self.addPermanentWidget(label)
+        self._feed_error = ""
+
+    def set_operator(self, person: PersonRef | None) -> None:
+        self.operator_label.setText(f"Operator: {person.label}" if person else "Operator: — (choose in File menu)")
+
+    def set_database(self, text: str) -> None:
+        self.database_label.setText(text)
+
+    def set_pending(self, count: int) -> None:
+        self.pending_label.setText(f"working… ({count})" if count else "")
+
+    def set_feed_error(self, message: str) -> None:
+        self._feed_error = message
+
+    def update_feed(self, last_success: float | None) -> None:
+        """Say how current the shown data is."""
+        if self._feed_error:
+            text = f"⚠ not current: {self._feed_error}"
+        elif last_success is None:
+            text = "connecting…"
+        else:
+            age = time.monotonic() - last_success
+            text = "● live" if age < 3 else f"⚠ last update {int(age)} s ago"
+        if text != self.feed_label.text():
+            self.feed_label.setText(text)
