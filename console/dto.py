@@ -1,7 +1,7 @@
 """Frozen data the GUI receives. Imports only the standard library and models.enums: no ORM object leaves console/."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from models.enums import IncidentStatus, PersonRole, Severity, TimelineKind
@@ -27,6 +27,12 @@ class PersonRef:
         return f"{self.name} ({self.handle})"
 
 
+_NEVER = float("inf")
+_RANK = {s: int(s.value[3]) for s in Severity}
+
+QueueKey = tuple[int, int, float, float, int]
+
+
 @dataclass(frozen=True, slots=True)
 class IncidentRow:
     """One line of the severity queue."""
@@ -40,6 +46,18 @@ class IncidentRow:
     opened_at: datetime
     ack_deadline: datetime
     version: int
+    # The queue order, computed once where the row is built (a worker thread), not on every sort in the GUI.
+    queue_key: QueueKey = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        awaiting = self.status is IncidentStatus.TRIGGERED
+        object.__setattr__(self, "queue_key", (
+            _RANK[self.severity],
+            0 if awaiting else 1,  # unacknowledged first
+            self.ack_deadline.timestamp() if awaiting else _NEVER,  # nearest ack deadline first
+            self.opened_at.timestamp(),  # then oldest first
+            self.id,
+        ))
 
     @property
     def ref(self) -> str:

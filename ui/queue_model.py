@@ -9,11 +9,12 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
+from operator import attrgetter
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from console.dto import IncidentRow, Severity
+from console.dto import IncidentRow, QueueKey, Severity
 from ui import theme
 from ui.timefmt import format_age, format_countdown
 
@@ -31,28 +32,15 @@ _NO_PARENT = QModelIndex()
 
 COLUMNS = ("Severity", "ID", "Title", "Service", "Status", "Owner", "Age", "Ack deadline")
 COL_SEVERITY, COL_ID, COL_TITLE, COL_SERVICE, COL_STATUS, COL_OWNER, COL_AGE, COL_DEADLINE = range(len(COLUMNS))
-_NEVER = float("inf")
-
-Key = tuple[int, int, float, float, int]
-
-
-def sort_key(row: IncidentRow) -> Key:
-    """Return the queue order of a row: most severe, unacknowledged, nearest deadline, oldest first."""
-    awaiting = row.awaiting_ack
-    return (
-        row.severity.rank,
-        0 if awaiting else 1,
-        row.ack_deadline.timestamp() if awaiting else _NEVER,
-        row.opened_at.timestamp(),
-        row.id,
-    )
+# Most severe, then unacknowledged, then nearest ack deadline, then oldest (see IncidentRow.queue_key).
+sort_key = attrgetter("queue_key")
 
 
 class QueueModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
         self._rows: list[IncidentRow] = []
-        self._keys: list[Key] = []
+        self._keys: list[QueueKey] = []
         self._by_id: dict[int, IncidentRow] = {}
         self._now_ts = 0.0
         self._severity_counts: Counter[Severity] = Counter()
@@ -177,17 +165,18 @@ class QueueModel(QAbstractTableModel):
         self.endResetModel()
 
     def resort(self) -> None:
-        """Re-sort every row in place, keeping persistent indexes (selection) attached to their incidents."""
+        """Re-sort every row, keeping persistent indexes (selection) attached to their incidents."""
         self.layoutAboutToBeChanged.emit()
-        old_positions = {r.id: i for i, r in enumerate(self._rows)}
         persistent = self.persistentIndexList()
-        self._rows.sort(key=sort_key)
-        self._keys = [sort_key(r) for r in self._rows]
-        new_positions = {r.id: i for i, r in enumerate(self._rows)}
-        by_old = {i: new_positions[rid] for rid, i in old_positions.items()}
-        self.changePersistentIndexList(
-            persistent, [self.index(by_old[p.row()], p.column()) for p in persistent]
-        )
+        keys = self._keys
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        self._rows = [self._rows[i] for i in order]
+        self._keys = [keys[i] for i in order]
+        if persistent:
+            new_position = {old: new for new, old in enumerate(order)}
+            self.changePersistentIndexList(
+                persistent, [self.index(new_position[p.row()], p.column()) for p in persistent]
+            )
         self.layoutChanged.emit()
 
     def apply(self, rows: Iterable[IncidentRow]) -> None:

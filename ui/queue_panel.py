@@ -1,7 +1,7 @@
 """The severity queue panel: counts per severity in its header and the sorted, live-ticking queue table."""
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, Signal
+from PySide6.QtCore import QItemSelectionModel, QTimer, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
 from console.dto import Severity
@@ -39,8 +39,11 @@ class QueuePanel(QWidget):
         layout.addWidget(self.header)
         layout.addWidget(self.view)
         self.view.selectionModel().currentRowChanged.connect(self._on_view_current_changed)
+        # One header refresh per burst of model changes, not one per row.
+        self._header_timer = QTimer(self, singleShot=True, interval=0)
+        self._header_timer.timeout.connect(self.update_header)
         for signal in (model.rowsInserted, model.rowsRemoved, model.modelReset, model.dataChanged):
-            signal.connect(self.update_header)
+            signal.connect(self._header_timer.start)
         self.update_header()
 
     def selected_id(self) -> int | None:
