@@ -62,14 +62,19 @@ def append_entry(
     subject_id: str,
     before: dict[str, Any],
     after: dict[str, Any],
+    prev_hash: str | None = None,
 ) -> AuditEntry:
-    """Chain a new entry onto the newest one; call inside the transaction that makes the change."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Serialise appenders across consoles; released at commit or rollback.
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
-    session.flush()
-    prev = session.execute(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).scalar()
-    prev_hash = prev or GENESIS_HASH
+    """Chain a new entry onto the newest one; call inside the transaction that makes the change.
+
+    Pass `prev_hash` for the second and later entries of one transaction: they chain onto the first,
+    which is not yet flushed.
+    """
+    if prev_hash is None:
+        if session.get_bind().dialect.name == "postgresql":
+            # Serialise appenders across consoles; released at commit or rollback.
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
+        prev = session.execute(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).scalar()
+        prev_hash = prev or GENESIS_HASH
     # Microsecond precision is what both backends store; hash exactly what will be read back.
     at = at.astimezone(timezone.utc)
     before_text, after_text = canonical_json(before), canonical_json(after)
@@ -96,7 +101,6 @@ def append_entry(
         ),
     )
     session.add(entry)
-    session.flush()
     return entry
 
 

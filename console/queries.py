@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from console.clock import Clock
 from console.db import Database
@@ -163,7 +163,9 @@ def incident_detail(session: Session, *, incident_id: int, at: datetime) -> Inci
 
 def roster(session: Session) -> tuple[PersonRef, ...]:
     """Return every active person, by name."""
-    people = session.execute(select(Person).where(Person.active.is_(True)).order_by(Person.name)).scalars()
+    people = session.execute(
+        select(Person).where(Person.active.is_(True)).options(selectinload(Person.roles)).order_by(Person.name)
+    ).scalars()
     return tuple(_person_ref(p) for p in people)  # type: ignore[misc]
 
 

@@ -2,7 +2,9 @@
 
 A command opens `uow.transaction(actor_id=...)`, changes rows through `tx.session`, and calls `tx.audit`,
 `tx.timeline` and `tx.touch`. Leaving the block commits once; any exception rolls everything back, so an
-audit entry never exists without its change and a change never without its audit entry.
+audit entry never exists without its change and a change never without its audit entry. Autoflush is off
+inside the block: a query there does not see the command's own pending rows (call `tx.session.flush()`
+first where that matters).
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ class Transaction:
         self.now = now
         self.actor = actor
         self._touched: dict[tuple[str, int], None] = {}
-        self._audit_ids: list[int] = []
+        self._last_hash: str | None = None
         self.created_incident: int | None = None
 
     @property
@@ -60,8 +62,9 @@ class Transaction:
             subject_id=str(subject_id),
             before=before,
             after=after,
+            prev_hash=self._last_hash,
         )
-        self._audit_ids.append(entry.id)
+        self._last_hash = entry.hash
 
     def timeline(self, incident: Incident, *, kind: TimelineKind, text: str) -> None:
         """Add an event to the incident's timeline at the time of this change."""
@@ -82,7 +85,6 @@ class Transaction:
             incidents=frozenset(i for e, i in self._touched if e == "incident"),
             entities=frozenset(e for e, _ in self._touched),
             created_incident=self.created_incident,
-            audit_ids=tuple(self._audit_ids),
         )
 
 
@@ -104,8 +106,11 @@ class UnitOfWork:
                 if actor is None:
                     raise NotFound(f"person #{actor_id} is not in the roster")
             tx = Transaction(session, now=self.clock.now(), actor=actor)
-            yield tx
-            tx.write_change_log()
+            # No autoflush: the command's changes reach the database in one flush at commit, so an incident
+            # is updated once and its version moves by exactly one per command.
+            with session.no_autoflush:
+                yield tx
+                tx.write_change_log()
             session.commit()
         except StaleDataError:
             session.rollback()

@@ -36,7 +36,7 @@ class Incident(Base):
 
     __mapper_args__ = {"version_id_col": version}
 
-    impacted: Mapped[list["IncidentService"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    impacted: Mapped[list["IncidentService"]] = relationship(cascade="all, delete-orphan")
 
 
 class IncidentService(Base):

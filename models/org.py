@@ -17,9 +17,8 @@ class Person(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
-    roles: Mapped[list["PersonRoleGrant"]] = relationship(
-        back_populates="person", cascade="all, delete-orphan", lazy="selectin"
-    )
+    # Loaded on demand: commands load the actor on every call and rarely need the roles.
+    roles: Mapped[list["PersonRoleGrant"]] = relationship(back_populates="person", cascade="all, delete-orphan")
 
     @property
     def role_set(self) -> frozenset[PersonRole]:

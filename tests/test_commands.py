@@ -73,6 +73,16 @@ def test_each_command_commits_once_with_audit_and_change_log(name, db, uow, org,
         assert verify_chain(s).intact
 
 
+def test_a_command_moves_the_incident_version_by_exactly_one(db, uow, org):  # type: ignore[no-untyped-def]
+    incident_id = _open(uow, org)
+    with db.reader() as s:
+        before = s.get(Incident, incident_id).version
+    # Acknowledging changes status, owner, ack time and role history: still one version step for other consoles.
+    commands.acknowledge(uow, actor_id=org.bob, incident_id=incident_id, expected_version=before)
+    with db.reader() as s:
+        assert s.get(Incident, incident_id).version == before + 1
+
+
 def test_open_incident_is_audited_with_deadline_from_taxonomy(db, uow, org, commit_counter):  # type: ignore[no-untyped-def]
     changes = commands.open_incident(uow, actor_id=org.alice, title=" Checkout 502s ", severity="SEV1",
                                      service_id=org.checkout, customer_impact="EU customers cannot pay")

@@ -55,7 +55,9 @@ def _set_role(tx: Transaction, incident: Incident, *, role: IncidentRole, person
     current = select(RoleAssignment).where(
         RoleAssignment.incident_id == incident.id, RoleAssignment.role == role, RoleAssignment.renounced_at.is_(None)
     )
-    for assignment in tx.session.execute(current).scalars():
+    pending = (a for a in tx.session.new if isinstance(a, RoleAssignment) and a.incident_id == incident.id
+               and a.role is role and a.renounced_at is None)
+    for assignment in [*tx.session.execute(current).scalars(), *pending]:
         assignment.renounced_at = tx.now
     if person is not None:
         tx.session.add(RoleAssignment(incident_id=incident.id, role=role, person_id=person.id, assumed_at=tx.now))
