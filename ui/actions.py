@@ -58,6 +58,8 @@ class IncidentActions(QObject):
         for name, (text, shortcut, tip) in ACTION_SPECS.items():
             action = QAction(text, parent_widget, objectName=f"action_{name}")
             action.setShortcut(QKeySequence(shortcut))
+            # Toolbar buttons show their key, so the shortcuts are learnt by looking, not by reading a manual.
+            action.setIconText(f"{text.replace('&', '').rstrip('…')}  [{shortcut}]")
             action.setToolTip(f"{tip} ({shortcut})")
             action.setStatusTip(tip)
             action.triggered.connect(handlers[name])

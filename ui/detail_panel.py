@@ -43,7 +43,9 @@ class IncidentDetailPanel(QWidget):
         self.timeline = QTableView(objectName="TimelineView")
         self.timeline.setModel(self.timeline_model)
         self.timeline.verticalHeader().hide()
-        self.timeline.setWordWrap(False)
+        # A timeline is tens to hundreds of rows: fitting rows to wrapped text is affordable here (never in the queue).
+        self.timeline.setWordWrap(True)
+        self.timeline.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.timeline.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         header = self.timeline.horizontalHeader()
         for column, width in enumerate((80, 100, 130)):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QToolBar, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSizePolicy, QToolBar, QWidget
 
 from console.changes import Changes
 from console.dto import ConsoleInfo, FeedBatch, IncidentDetail, PersonRef, QueueSnapshot
@@ -52,6 +52,7 @@ class MainWindow(QMainWindow):
         self.status = ConsoleStatusBar(self)
         self.setStatusBar(self.status)
         self.demo_banner = QLabel(DEMO_TEXT, objectName="DemoBanner")
+        self.demo_banner.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self._build_docks()
         self._build_menus_and_toolbars()
         self._connect()
@@ -66,7 +67,7 @@ class MainWindow(QMainWindow):
         self.setDockNestingEnabled(True)
         self.queue_dock = self._dock("Severity queue", "QueueDock", self.queue_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.detail_dock = self._dock("Incident", "DetailDock", self.detail_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.resizeDocks([self.queue_dock, self.detail_dock], [1000, 600], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.queue_dock, self.detail_dock], [1050, 550], Qt.Orientation.Horizontal)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self, objectName=name)
@@ -107,6 +108,8 @@ class MainWindow(QMainWindow):
         self.feed.loaded.connect(self._on_feed_loaded)
         self.feed.changed.connect(self._on_feed_changed)
         self.feed.health_changed.connect(self.status.set_feed_error)
+        for signal in (self.feed.loaded, self.feed.changed, self.feed.health_changed):
+            signal.connect(lambda _value: self.status.update_feed(self.feed.last_success))
         self.queue_panel.incident_selected.connect(self._on_queue_incident_selected)
         self.actions_.command_succeeded.connect(self._on_actions_command_succeeded)
         self.actions_.command_failed.connect(lambda message: self.status.showMessage(f"⚠ {message}", 10000))

@@ -214,10 +214,9 @@ def apply_assign(
     previous = tx.session.get(Person, current_id) if current_id else None
     _set_role(tx, incident, role=role, person=person)
     kind = TimelineKind.OWNER_CHANGED if role is IncidentRole.OWNER else TimelineKind.COMMANDER_CHANGED
-    how = "took" if tx.actor is not None and tx.actor.id == person.id else "assigned"
     text = f"{role.value.capitalize()}: {person_name(previous)} → {person.name}"
     if tx.actor is not None:
-        text += f" ({how} by {tx.actor.name})" if how == "assigned" else f" ({person.name} took it)"
+        text += " (took it)" if tx.actor.id == person.id else f" (assigned by {tx.actor.name})"
     tx.timeline(incident, kind=kind, text=text)
     tx.audit(
         action=f"incident.assign_{role.value}",
