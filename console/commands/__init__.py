@@ -1,6 +1,7 @@
 """The one public way to change data. Every command: keyword-only arguments, one transaction, one commit,
 its audit entry and change-log row in that transaction, and a frozen Changes record back."""
 
+from console.commands.demo import demo_step, seed_demo
 from console.commands.incidents import (
     SignalInput,
     acknowledge,
