@@ -105,10 +105,15 @@ def open_database(raw_url: str, *, create_parent: bool = False) -> Database:
             f"cannot connect to {url.render_as_string(hide_password=True)}: {reason}"
         ) from None
     writer_engine = engine.execution_options(**{_WRITE_OPTION: True})
+    # A read of several queries (an incident's detail, the demo snapshot) must see one moment, not a mix of
+    # commits: REPEATABLE READ on PostgreSQL; SQLite's read transaction is a snapshot already.
+    reader_engine = engine
+    if url.get_backend_name() == "postgresql":
+        reader_engine = engine.execution_options(isolation_level="REPEATABLE READ")
     return Database(
         engine=engine,
         url=url,
-        _reader=sessionmaker(engine, expire_on_commit=False),
+        _reader=sessionmaker(reader_engine, expire_on_commit=False),
         _writer=sessionmaker(writer_engine, expire_on_commit=False),
     )
 

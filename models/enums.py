@@ -22,6 +22,13 @@ class IncidentStatus(StrEnum):
     RESOLVED = "resolved"
 
 
+class IncidentOrigin(StrEnum):
+    """Who opened an incident: an operator by hand, or the demo feed (which only ever moves its own)."""
+
+    MANUAL = "manual"
+    DEMO = "demo"
+
+
 class PersonRole(StrEnum):
     RESPONDER = "responder"
     INCIDENT_COMMANDER = "incident_commander"

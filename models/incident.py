@@ -5,7 +5,7 @@ from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, str_enum
-from models.enums import IncidentRole, IncidentStatus, Severity, SignalKind, TimelineKind
+from models.enums import IncidentOrigin, IncidentRole, IncidentStatus, Severity, SignalKind, TimelineKind
 
 
 class Incident(Base):
@@ -25,7 +25,7 @@ class Incident(Base):
     next_action: Mapped[str] = mapped_column(Text, default="")
     resolution: Mapped[str] = mapped_column(Text, default="")
     # Demo incidents are moved along by the demo feed; an operator's own incidents never are.
-    origin: Mapped[str] = mapped_column(String(16), default="manual")
+    origin: Mapped[IncidentOrigin] = mapped_column(str_enum(IncidentOrigin), default=IncidentOrigin.MANUAL)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ack_deadline: Mapped[datetime] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

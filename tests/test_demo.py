@@ -27,7 +27,7 @@ from console.demo.organisation import DEFAULT_PATH, load_organisation
 from console.errors import InvalidInput
 from console.oncall import on_call_for_team
 from models.audit import AuditEntry, ChangeLogEntry, Meta
-from models.enums import FailureFamily, IncidentStatus, PersonRole, ServiceTier, Severity, SignalKind
+from models.enums import FailureFamily, IncidentOrigin, IncidentStatus, PersonRole, ServiceTier, Severity, SignalKind
 from models.incident import Incident, TimelineEvent
 from models.org import Person, Service, Team
 from tests.conftest import T0
@@ -243,7 +243,7 @@ def test_the_planner_is_deterministic_and_skips_foreign_and_operator_incidents()
     operator = 99
     mine = tuple(_incident(i) for i in range(1, MAX_OPEN + 1))  # a full queue: the planner works it, opens nothing
     foreign = (
-        _incident(101, origin="manual"),
+        _incident(101, origin=IncidentOrigin.MANUAL),
         _incident(102, involved=frozenset({operator})),  # the operator only wrote a note on it
         _incident(103, owner_id=operator),
         _incident(104, status=IncidentStatus.TRIGGERED, owner_id=None, commander_id=operator,

@@ -22,9 +22,10 @@ from console.commands._common import (
     person_name,
     require_open,
 )
+from console.dto import incident_ref
 from console.errors import InvalidInput, InvalidTransition
 from console.uow import Transaction, UnitOfWork
-from models.enums import IncidentRole, IncidentStatus, Severity, SignalKind, TimelineKind
+from models.enums import IncidentOrigin, IncidentRole, IncidentStatus, Severity, SignalKind, TimelineKind
 from models.incident import Incident, IncidentService, RoleAssignment, Signal
 from models.org import Person
 
@@ -78,7 +79,7 @@ def apply_open(
     commander_id: int | None = None,
     type_id: int | None = None,
     impacted_service_ids: tuple[int, ...] = (),
-    origin: str = "manual",
+    origin: IncidentOrigin = IncidentOrigin.MANUAL,
     signal: SignalInput | None = None,
 ) -> Incident:
     title = clean_text(title, field="title", limit=300)
@@ -169,7 +170,7 @@ def apply_attach_signal(tx: Transaction, *, incident_id: int, signal: SignalInpu
 def apply_acknowledge(tx: Transaction, *, incident_id: int, expected_version: int | None = None) -> Incident:
     incident = load_incident(tx, incident_id, expected_version=expected_version)
     if incident.status is not IncidentStatus.TRIGGERED:
-        raise InvalidTransition(f"INC-{incident.id} is already {incident.status}; only a triggered incident is acknowledged")
+        raise InvalidTransition(f"{incident_ref(incident.id)} is already {incident.status}; only a triggered incident is acknowledged")
     if tx.actor is None:
         raise InvalidInput("an acknowledgement needs a person")
     before = {"status": incident.status, "owner_id": incident.owner_id}
@@ -242,7 +243,7 @@ def apply_change_severity(
     incident = load_incident(tx, incident_id, expected_version=expected_version)
     require_open(incident, action="change the severity of")
     if incident.severity is severity:
-        raise InvalidInput(f"INC-{incident.id} is already {severity}")
+        raise InvalidInput(f"{incident_ref(incident.id)} is already {severity}")
     level = impact_level(tx, severity)
     before = {"severity": incident.severity, "ack_deadline": incident.ack_deadline}
     raised = severity.rank < incident.severity.rank
@@ -275,7 +276,7 @@ def apply_change_status(
     incident = load_incident(tx, incident_id, expected_version=expected_version)
     require_open(incident, action="change the status of")
     if incident.status is status:
-        raise InvalidInput(f"INC-{incident.id} is already {status}")
+        raise InvalidInput(f"{incident_ref(incident.id)} is already {status}")
     before = {"status": incident.status}
     if incident.acknowledged_at is None:
         # Working on it is an acknowledgement; keep the ack time honest rather than leaving it empty.

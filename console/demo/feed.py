@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from console.demo.specs import Scenario, SignalSpec
-from models.enums import IncidentStatus, Severity, SignalKind
+from models.enums import IncidentOrigin, IncidentStatus, Severity, SignalKind
 
-DEMO_ORIGIN = "demo"
+DEMO_ORIGIN = IncidentOrigin.DEMO
 MIN_OPEN = 6
 MAX_OPEN = 14
 # A new incident becomes possible this long after the newest one opened, and likely over the next stretch;

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 21:23:15.033527
+Create Date: 2026-11-27
 """
 from alembic import op
 import sqlalchemy as sa
@@ -189,7 +189,7 @@ def upgrade() -> None:
     sa.Column('customer_impact', sa.Text(), nullable=False),
     sa.Column('next_action', sa.Text(), nullable=False),
     sa.Column('resolution', sa.Text(), nullable=False),
-    sa.Column('origin', sa.String(length=16), nullable=False),
+    sa.Column('origin', sa.Enum('manual', 'demo', name='incidentorigin', native_enum=False, length=32), nullable=False),
     sa.Column('opened_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('ack_deadline', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('acknowledged_at', models.base.UTCDateTime(timezone=True), nullable=True),
