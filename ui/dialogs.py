@@ -96,7 +96,8 @@ class SeverityDialog(_FormDialog):
         self.reason.setFocus()
 
     def severity(self) -> Severity:
-        return self.combo.currentData()
+        # Item data comes back from Qt as a plain str; turn it back into the enum before comparing.
+        return Severity(self.combo.currentData())
 
     def reason_text(self) -> str:
         return self.reason.text().strip()

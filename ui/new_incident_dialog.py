@@ -40,7 +40,7 @@ class NewIncidentDialog(_FormDialog):
         return self.title.text().strip()
 
     def severity(self) -> Severity:
-        return self.severity_box.currentData()
+        return Severity(self.severity_box.currentData())  # Qt hands item data back as a plain str
 
     def service_id(self) -> int | None:
         return self.service_box.currentData()
