@@ -126,31 +126,19 @@ class IncidentActions(QObject):
                 self._uow, actor_id=me.id, incident_id=row.id, status=status, expected_version=row.version))
 
     def note(self) -> None:
-        row, me = self._target()
-        if not row:
-            return
-        dialog = TextDialog(title=f"Note on {row.ref}", prompt="What happened, what you saw, what you did:",
-                            parent=self._parent)
-        self._ask_text(dialog, lambda text: self._submit(f"Note added to {row.ref}", lambda: commands.add_note(
-            self._uow, actor_id=me.id, incident_id=row.id, text=text)))
+        self._text_action(title="Note on {ref}", prompt="What happened, what you saw, what you did:",
+                          done="Note added to {ref}", call=lambda row, me, text: commands.add_note(
+                              self._uow, actor_id=me.id, incident_id=row.id, text=text))
 
     def next_action(self) -> None:
-        row, me = self._target()
-        if not row:
-            return
-        dialog = TextDialog(title=f"Next action on {row.ref}", prompt="What happens next, and who does it:",
-                            parent=self._parent)
-        self._ask_text(dialog, lambda text: self._submit(f"Next action set on {row.ref}", lambda: commands.set_next_action(
-            self._uow, actor_id=me.id, incident_id=row.id, text=text, expected_version=row.version)))
+        self._text_action(title="Next action on {ref}", prompt="What happens next, and who does it:",
+                          done="Next action set on {ref}", call=lambda row, me, text: commands.set_next_action(
+                              self._uow, actor_id=me.id, incident_id=row.id, text=text, expected_version=row.version))
 
     def resolve(self) -> None:
-        row, me = self._target()
-        if not row:
-            return
-        dialog = TextDialog(title=f"Resolve {row.ref}", prompt="What fixed it? (goes on the timeline and the record)",
-                            parent=self._parent)
-        self._ask_text(dialog, lambda text: self._submit(f"Resolved {row.ref}", lambda: commands.resolve(
-            self._uow, actor_id=me.id, incident_id=row.id, summary=text, expected_version=row.version)))
+        self._text_action(title="Resolve {ref}", prompt="What fixed it? (goes on the timeline and the record)",
+                          done="Resolved {ref}", call=lambda row, me, text: commands.resolve(
+                              self._uow, actor_id=me.id, incident_id=row.id, summary=text, expected_version=row.version))
 
     def declare(self) -> None:
         me = self.operator
@@ -187,9 +175,19 @@ class IncidentActions(QObject):
 
         self.show_dialog(dialog, submit)
 
-    def _ask_text(self, dialog: TextDialog, on_text: Callable[[str], None]) -> None:
-        # Read the text on the GUI thread now: the dialog is gone by the time the writer thread runs.
-        self.show_dialog(dialog, lambda: on_text(dialog.text()))
+    def _text_action(self, *, title: str, prompt: str, done: str,
+                     call: Callable[[IncidentRow, PersonRef, str], Changes]) -> None:
+        """Ask for a text about the selected incident, then run the command with it."""
+        row, me = self._target()
+        if not row:
+            return
+        dialog = TextDialog(title=title.format(ref=row.ref), prompt=prompt, parent=self._parent)
+
+        def submit() -> None:
+            text = dialog.text()  # read on the GUI thread now: the dialog is gone by the time the writer runs
+            self._submit(done.format(ref=row.ref), lambda: call(row, me, text))
+
+        self.show_dialog(dialog, submit)
 
     def show_dialog(self, dialog: QDialog, on_accepted: Callable[[], None]) -> None:
         # open(), not exec(): the window keeps painting and the live queue keeps moving behind the dialog.

@@ -6,7 +6,17 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSizePolic
 
 from console.dto import Severity
 from ui import theme
-from ui.queue_model import COL_AGE, COL_DEADLINE, COL_ID, COL_OWNER, COL_SERVICE, COL_SEVERITY, COL_STATUS, COL_TITLE, QueueModel
+from ui.queue_model import (
+    COL_AGE,
+    COL_DEADLINE,
+    COL_ID,
+    COL_OWNER,
+    COL_SERVICE,
+    COL_SEVERITY,
+    COL_STATUS,
+    COL_TITLE,
+    QueueModel,
+)
 
 # Fixed widths: ResizeToContents on a big table costs seconds per update (DESIGN.md).
 COLUMN_WIDTHS = {COL_SEVERITY: 90, COL_ID: 80, COL_TITLE: 380, COL_SERVICE: 130, COL_STATUS: 110, COL_OWNER: 150,

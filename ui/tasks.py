@@ -38,11 +38,13 @@ class TaskRunner(QObject):
     def pending(self) -> int:
         return self._pending
 
-    def write(self, fn: Callable[[], Any], *, on_done: Callback | None = None, on_error: ErrorCallback | None = None) -> None:
+    def write(self, fn: Callable[[], Any], *, on_done: Callback | None = None,
+              on_error: ErrorCallback | None = None) -> None:
         """Run a command on the writer thread."""
         self._submit(self._writer, fn, on_done, on_error)
 
-    def read(self, fn: Callable[[], Any], *, on_done: Callback | None = None, on_error: ErrorCallback | None = None) -> None:
+    def read(self, fn: Callable[[], Any], *, on_done: Callback | None = None,
+             on_error: ErrorCallback | None = None) -> None:
         """Run a query on the reader pool."""
         self._submit(self._readers, fn, on_done, on_error)
 

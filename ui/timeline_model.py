@@ -3,15 +3,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
 from console.dto import TimelineItem, TimelineKind
+from ui.table_model import NO_PARENT, ColumnsTableModel
 from ui.timefmt import local_time
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
 TOOLTIP = Qt.ItemDataRole.ToolTipRole
-HORIZONTAL = Qt.Orientation.Horizontal
-_NO_PARENT = QModelIndex()
 
 COLUMNS = ("Time", "Event", "Who", "What")
 KIND_LABEL = {
@@ -28,21 +27,15 @@ KIND_LABEL = {
 }
 
 
-class TimelineModel(QAbstractTableModel):
+class TimelineModel(ColumnsTableModel):
+    columns = COLUMNS
+
     def __init__(self, parent=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
         self._items: list[TimelineItem] = []
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self._items)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = DISPLAY):  # type: ignore[no-untyped-def]
-        if role == DISPLAY and orientation == HORIZONTAL and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
-        return None
+    def row_count(self) -> int:
+        return len(self._items)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = DISPLAY):  # type: ignore[no-untyped-def]
         if not index.isValid():
@@ -67,7 +60,7 @@ class TimelineModel(QAbstractTableModel):
         old_count = len(self._items)
         if old_count and new[:old_count] == self._items:
             if len(new) > old_count:
-                self.beginInsertRows(_NO_PARENT, old_count, len(new) - 1)
+                self.beginInsertRows(NO_PARENT, old_count, len(new) - 1)
                 self._items = new
                 self.endInsertRows()
             return

@@ -170,7 +170,9 @@ def apply_attach_signal(tx: Transaction, *, incident_id: int, signal: SignalInpu
 def apply_acknowledge(tx: Transaction, *, incident_id: int, expected_version: int | None = None) -> Incident:
     incident = load_incident(tx, incident_id, expected_version=expected_version)
     if incident.status is not IncidentStatus.TRIGGERED:
-        raise InvalidTransition(f"{incident_ref(incident.id)} is already {incident.status}; only a triggered incident is acknowledged")
+        raise InvalidTransition(
+            f"{incident_ref(incident.id)} is already {incident.status}; only a triggered incident is acknowledged"
+        )
     if tx.actor is None:
         raise InvalidInput("an acknowledgement needs a person")
     before = {"status": incident.status, "owner_id": incident.owner_id}
