@@ -173,6 +173,9 @@ def test_changes_from_another_console_appear_without_a_user_action(make_window, 
     commands.acknowledge(uow, actor_id=org.bob, incident_id=incident)
     qtbot.waitUntil(lambda: window.queue_model.row_by_id(incident).status is IncidentStatus.ACKNOWLEDGED, timeout=WAIT)
     qtbot.waitUntil(lambda: "Bob Burns" in window.detail_panel.values["owner"].text(), timeout=WAIT)
+    commands.resolve(uow, actor_id=org.bob, incident_id=incident, summary="fixed at the other desk")
+    qtbot.waitUntil(lambda: window.queue_model.row_by_id(incident) is None, timeout=WAIT)
+    assert f"INC-{incident} was resolved" in window.status.currentMessage()
 
 
 def test_a_lost_race_is_shown_and_nothing_is_overwritten(make_window, uow, org, db, qtbot) -> None:  # type: ignore[no-untyped-def]

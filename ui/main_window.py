@@ -174,6 +174,11 @@ class MainWindow(QMainWindow):
             self.queue_panel.select_incident(self.queue_model.row_at(0).id)
 
     def _on_feed_changed(self, batch: FeedBatch) -> None:
+        watched = self.detail_panel.incident_id
+        gone = next((r for r in batch.rows if r.id == watched and not r.is_open), None)
+        if gone is not None:
+            # It leaves the queue and the selection moves on: say why, so nobody thinks it vanished.
+            self.status.showMessage(f"{gone.ref} was resolved: it has left the queue", 15000)
         self.queue_model.apply(batch.rows)
         if self._select_when_present is not None and self.queue_panel.select_incident(self._select_when_present):
             self._select_when_present = None
