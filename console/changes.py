@@ -9,3 +9,5 @@ class Changes:
     entities: frozenset[str] = frozenset()
     # The incident a command opened, so the UI can select it.
     created_incident: int | None = None
+    # (incident id, version after the commit): the UI holds its actions until it has seen these versions.
+    versions: tuple[tuple[int, int], ...] = ()

@@ -37,6 +37,7 @@ class Transaction:
         self.now = now
         self.actor = actor
         self._touched: dict[tuple[str, int], None] = {}
+        self._incidents: dict[int, Incident] = {}
         self._last_hash: str | None = None
         self.created_incident: int | None = None
 
@@ -76,6 +77,11 @@ class Transaction:
         """Note that an entity changed, for the change log and the returned Changes."""
         self._touched[(entity, entity_id)] = None
 
+    def touch_incident(self, incident: Incident) -> None:
+        """Note that an incident changed; its version after the commit goes back in Changes."""
+        self._incidents[incident.id] = incident
+        self.touch("incident", incident.id)
+
     def write_change_log(self) -> None:
         for entity, entity_id in self._touched:
             self.session.add(ChangeLogEntry(at=self.now, entity=entity, entity_id=entity_id))
@@ -85,6 +91,8 @@ class Transaction:
             incidents=frozenset(i for e, i in self._touched if e == "incident"),
             entities=frozenset(e for e, _ in self._touched),
             created_incident=self.created_incident,
+            # Read after the commit: the flush has set each incident's new version (expire_on_commit is off).
+            versions=tuple(sorted((i, incident.version) for i, incident in self._incidents.items())),
         )
 
 

@@ -22,6 +22,14 @@ def _open(uow, org, **kw) -> int:  # type: ignore[no-untyped-def]
     return commands.open_incident(uow, **args).created_incident  # type: ignore[return-value]
 
 
+def _dump(db) -> dict[str, list[tuple]]:  # type: ignore[no-untyped-def]
+    """Every row of every table, so a failed command is seen to leave nothing at all behind."""
+    from models.schema import metadata
+
+    with db.reader() as s:
+        return {t.name: sorted(map(tuple, s.execute(t.select()).all()), key=repr) for t in metadata.sorted_tables}
+
+
 def _counts(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
     with db.reader() as s:
         return {
@@ -65,7 +73,8 @@ def test_each_command_commits_once_with_audit_and_change_log(name, db, uow, org,
     after = _counts(db)
     assert after["audit_entries"] == before["audit_entries"] + 1
     assert after["change_log"] == before["change_log"] + 1
-    assert after["timeline_events"] == before["timeline_events"] + 1
+    # Marking a triggered incident mitigating acknowledges it too: two timeline events, still one commit.
+    assert after["timeline_events"] == before["timeline_events"] + (2 if name == "change_status" else 1)
     with db.reader() as s:
         entry = s.execute(select(AuditEntry).order_by(AuditEntry.id.desc())).scalars().first()
         assert entry.subject_id == str(incident_id) and entry.action.startswith("incident.")
@@ -83,6 +92,30 @@ def test_a_command_moves_the_incident_version_by_exactly_one(db, uow, org):  # t
         assert s.get(Incident, incident_id).version == before + 1
 
 
+def test_notes_and_signals_do_not_turn_someone_elses_action_into_a_conflict(db, uow, org, clock):  # type: ignore[no-untyped-def]
+    incident_id = _open(uow, org)
+    with db.reader() as s:
+        seen = s.get(Incident, incident_id).version
+    clock.advance(seconds=20)
+    commands.add_note(uow, actor_id=org.carol, incident_id=incident_id, text="customer on the phone")
+    commands.attach_signal(uow, actor_id=None, incident_id=incident_id, signal=commands.SignalInput(
+        source="alertmanager", dedup_key="k", kind=SignalKind.ALERT, summary="still firing", observed_at=clock.now()))
+    changes = commands.acknowledge(uow, actor_id=org.bob, incident_id=incident_id, expected_version=seen)
+    assert changes.versions == ((incident_id, seen + 1),)
+
+
+def test_marking_a_triggered_incident_mitigating_is_a_full_acknowledgement(db, uow, org):  # type: ignore[no-untyped-def]
+    incident_id = _open(uow, org)
+    commands.change_status(uow, actor_id=org.bob, incident_id=incident_id, status="mitigating")
+    with db.reader() as s:
+        incident = s.get(Incident, incident_id)
+        assert incident.owner_id == org.bob and incident.acknowledged_at == uow.clock.now()
+        kinds = s.execute(select(TimelineEvent.kind).order_by(TimelineEvent.id)).scalars().all()
+        assert kinds[-2:] == [TimelineKind.ACKNOWLEDGED, TimelineKind.STATUS_CHANGED]
+        after = s.execute(select(AuditEntry.after).order_by(AuditEntry.id.desc())).scalars().first()
+        assert '"acknowledged_at"' in after and f'"owner_id":{org.bob}' in after
+
+
 def test_open_incident_is_audited_with_deadline_from_taxonomy(db, uow, org, commit_counter):  # type: ignore[no-untyped-def]
     changes = commands.open_incident(uow, actor_id=org.alice, title=" Checkout 502s ", severity="SEV1",
                                      service_id=org.checkout, customer_impact="EU customers cannot pay")
@@ -93,6 +126,8 @@ def test_open_incident_is_audited_with_deadline_from_taxonomy(db, uow, org, comm
         assert incident.status is IncidentStatus.TRIGGERED
         assert incident.ack_deadline == uow.clock.now() + timedelta(minutes=5)
         assert s.execute(select(AuditEntry.action)).scalars().all() == ["incident.open"]
+        assert s.execute(select(ChangeLogEntry.entity, ChangeLogEntry.entity_id)).all() == [
+            ("incident", changes.created_incident)]
         assert verify_chain(s).intact
 
 
@@ -124,46 +159,76 @@ def test_raising_severity_shortens_the_ack_deadline(db, uow, org, clock):  # typ
         assert s.get(Incident, incident_id).ack_deadline == clock.now() + timedelta(minutes=5)
 
 
-FAILURES: list[tuple[str, Callable, type[Exception], str]] = [
-    ("severity without reason",
+def _signal(uow):  # type: ignore[no-untyped-def]
+    return commands.SignalInput(source="alertmanager", dedup_key="k", kind=SignalKind.ALERT, summary="s",
+                                observed_at=uow.clock.now())
+
+
+_NO_SETUP = None
+# label, what happens first (committed, part of the "before"), the failing call, the error, a fragment of its message
+FAILURES: list[tuple[str, Callable | None, Callable, type[Exception], str]] = [
+    ("severity without reason", _NO_SETUP,
      lambda uow, org, i: commands.change_severity(uow, actor_id=org.alice, incident_id=i, severity="SEV1", reason=" "),
      InvalidInput, "reason"),
-    ("unknown severity",
+    ("unknown severity", _NO_SETUP,
      lambda uow, org, i: commands.change_severity(uow, actor_id=org.alice, incident_id=i, severity="SEV9", reason="x"),
      InvalidInput, "SEV9"),
     ("acknowledge twice",
-     lambda uow, org, i: (commands.acknowledge(uow, actor_id=org.bob, incident_id=i),
-                          commands.acknowledge(uow, actor_id=org.bob, incident_id=i)),
+     lambda uow, org, i: commands.acknowledge(uow, actor_id=org.bob, incident_id=i),
+     lambda uow, org, i: commands.acknowledge(uow, actor_id=org.bob, incident_id=i),
      InvalidTransition, "already acknowledged"),
-    ("unknown incident",
+    ("unknown incident", _NO_SETUP,
      lambda uow, org, i: commands.add_note(uow, actor_id=org.bob, incident_id=9999, text="x"),
      NotFound, "INC-9999"),
-    ("unknown actor",
+    ("unknown actor", _NO_SETUP,
      lambda uow, org, i: commands.add_note(uow, actor_id=4242, incident_id=i, text="x"),
      NotFound, "#4242"),
-    ("stale version",
+    ("stale version", _NO_SETUP,
      lambda uow, org, i: commands.resolve(uow, actor_id=org.alice, incident_id=i, summary="done", expected_version=99),
      Conflict, "changed since you looked"),
-    ("empty resolution",
+    ("empty resolution", _NO_SETUP,
      lambda uow, org, i: commands.resolve(uow, actor_id=org.alice, incident_id=i, summary=""),
      InvalidInput, "resolution summary"),
-    ("unknown impacted service after the incident row was written",
+    ("assign to an unknown person", _NO_SETUP,
+     lambda uow, org, i: commands.assign_owner(uow, actor_id=org.alice, incident_id=i, owner_id=999),
+     NotFound, "#999"),
+    ("commander who already is",
+     lambda uow, org, i: commands.assign_commander(uow, actor_id=org.alice, incident_id=i, commander_id=org.alice),
+     lambda uow, org, i: commands.assign_commander(uow, actor_id=org.alice, incident_id=i, commander_id=org.alice),
+     InvalidInput, "already the commander"),
+    ("status set by its own action", _NO_SETUP,
+     lambda uow, org, i: commands.change_status(uow, actor_id=org.alice, incident_id=i, status="resolved"),
+     InvalidInput, "its own action"),
+    ("empty note", _NO_SETUP,
+     lambda uow, org, i: commands.add_note(uow, actor_id=org.alice, incident_id=i, text="  "),
+     InvalidInput, "the note is required"),
+    ("next action too long", _NO_SETUP,
+     lambda uow, org, i: commands.set_next_action(uow, actor_id=org.alice, incident_id=i, text="x" * 1001),
+     InvalidInput, "limit is 1000"),
+    ("take ownership twice",
+     lambda uow, org, i: commands.take_ownership(uow, actor_id=org.bob, incident_id=i),
+     lambda uow, org, i: commands.take_ownership(uow, actor_id=org.bob, incident_id=i),
+     InvalidInput, "already the owner"),
+    ("signal on a resolved incident",
+     lambda uow, org, i: commands.resolve(uow, actor_id=org.alice, incident_id=i, summary="done"),
+     lambda uow, org, i: commands.attach_signal(uow, actor_id=None, incident_id=i, signal=_signal(uow)),
+     InvalidTransition, "already resolved"),
+    ("unknown impacted service after the incident row was written", _NO_SETUP,
      lambda uow, org, i: commands.open_incident(uow, actor_id=org.alice, title="x", severity="SEV2",
                                                 service_id=org.identity, impacted_service_ids=(777,)),
      NotFound, "service #777"),
 ]
 
 
-@pytest.mark.parametrize("label,call,error,fragment", FAILURES, ids=[f[0] for f in FAILURES])
-def test_a_failing_command_leaves_nothing_behind(label, call, error, fragment, db, uow, org):  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("label,setup,call,error,fragment", FAILURES, ids=[f[0] for f in FAILURES])
+def test_a_failing_command_leaves_nothing_behind(label, setup, call, error, fragment, db, uow, org):  # type: ignore[no-untyped-def]
     incident_id = _open(uow, org)
-    if label == "acknowledge twice":
-        commands.acknowledge(uow, actor_id=org.bob, incident_id=incident_id)
-        call = lambda uow, org, i: commands.acknowledge(uow, actor_id=org.bob, incident_id=i)  # noqa: E731
-    before = _counts(db)
+    if setup is not None:
+        setup(uow, org, incident_id)
+    before = _dump(db)
     with pytest.raises(error, match=fragment):
         call(uow, org, incident_id)
-    assert _counts(db) == before
+    assert _dump(db) == before
     with db.reader() as s:
         assert verify_chain(s).intact
 

@@ -126,6 +126,7 @@ def test_every_action_by_its_shortcut_updates_queue_and_detail(make_window, uow,
     qtbot.waitUntil(lambda: window.actions_.active_dialog is not None, timeout=WAIT)
     qtbot.keyClicks(window.actions_.active_dialog.editor, "Rollback started")
     _accept(qtbot, window)
+    qtbot.waitUntil(lambda: window.actions_.actions["assign"].isEnabled(), timeout=WAIT)
 
     _press(qtbot, window, Qt.Key.Key_O)
     qtbot.waitUntil(lambda: window.actions_.active_dialog is not None, timeout=WAIT)
@@ -178,17 +179,53 @@ def test_changes_from_another_console_appear_without_a_user_action(make_window, 
     assert f"INC-{incident} was resolved" in window.status.currentMessage()
 
 
+def test_quick_successive_actions_never_conflict_with_each_other(make_window, uow, org, clock, qtbot) -> None:  # type: ignore[no-untyped-def]
+    incident = _open(uow, org)
+    window = make_window()
+    qtbot.waitUntil(lambda: window.queue_panel.selected_id() == incident, timeout=WAIT)
+    clock.advance(seconds=30)
+    _press(qtbot, window, Qt.Key.Key_A)
+    # Until the acknowledged row is on screen, nothing can be sent with the old version.
+    assert not window.actions_.actions["mitigating"].isEnabled()
+    qtbot.waitUntil(lambda: window.actions_.actions["mitigating"].isEnabled(), timeout=WAIT)
+    assert _selected_row(window).status is IncidentStatus.ACKNOWLEDGED
+    assert not window.actions_.actions["acknowledge"].isEnabled()
+    failures: list[str] = []
+    window.actions_.command_failed.connect(failures.append)
+    _press(qtbot, window, Qt.Key.Key_M)
+    qtbot.waitUntil(lambda: _selected_row(window).status is IncidentStatus.MITIGATING, timeout=WAIT)
+    assert failures == []
+
+
+def test_a_colleagues_note_does_not_block_the_operators_action(make_window, uow, org, clock, qtbot) -> None:  # type: ignore[no-untyped-def]
+    incident = _open(uow, org)
+    window = make_window()
+    qtbot.waitUntil(lambda: window.queue_panel.selected_id() == incident, timeout=WAIT)
+    window.feed.stop()  # the note lands before this console hears of it
+    clock.advance(seconds=30)
+    commands.add_note(uow, actor_id=org.bob, incident_id=incident, text="customer on the phone")
+    _press(qtbot, window, Qt.Key.Key_A)
+    window.feed.poll_now()
+    qtbot.waitUntil(lambda: _selected_row(window).status is IncidentStatus.ACKNOWLEDGED, timeout=WAIT)
+
+
 def test_a_lost_race_is_shown_and_nothing_is_overwritten(make_window, uow, org, db, qtbot) -> None:  # type: ignore[no-untyped-def]
     incident = _open(uow, org)
     window = make_window()
     qtbot.waitUntil(lambda: window.queue_panel.selected_id() == incident, timeout=WAIT)
     window.feed.stop()  # the other console's change lands before this one hears of it
-    commands.acknowledge(uow, actor_id=org.bob, incident_id=incident)
+    commands.set_next_action(uow, actor_id=org.bob, incident_id=incident, text="page payments")
+    _press(qtbot, window, Qt.Key.Key_R)
+    qtbot.waitUntil(lambda: window.actions_.active_dialog is not None, timeout=WAIT)
+    qtbot.keyClicks(window.actions_.active_dialog.editor, "Rolled back the deploy")
     with qtbot.waitSignal(window.actions_.command_failed, timeout=WAIT) as failed:
-        _press(qtbot, window, Qt.Key.Key_A)
+        _accept(qtbot, window)
     assert "changed since you looked" in failed.args[0]
     box = window.findChild(QMessageBox, "CommandErrorBox")
     assert box is not None and box.isVisible() and "changed since you looked" in box.text()
+    assert "Rolled back the deploy" in box.informativeText()  # what the operator typed is not lost
+    window.feed.poll_now()
+    qtbot.waitUntil(lambda: window.actions_.actions["resolve"].isEnabled(), timeout=WAIT)
     with db.reader() as s:
         assert s.execute(select(AuditEntry.actor).order_by(AuditEntry.id.desc())).scalars().first() == "bob"
 

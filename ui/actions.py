@@ -2,6 +2,7 @@
 submitted to the writer thread with the version the operator saw (a lost race becomes a visible conflict)."""
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from ui.dialogs import PersonPickerDialog, SeverityDialog, TextDialog
 from ui.new_incident_dialog import NewIncidentDialog
 from ui.tasks import TaskRunner
 
+_IN_FLIGHT = sys.maxsize
 # name: (menu text, shortcut, tooltip)
 ACTION_SPECS: dict[str, tuple[str, str, str]] = {
     "acknowledge": ("&Acknowledge", "A", "Acknowledge the selected incident (stops its ack clock)"),
@@ -49,6 +51,8 @@ class IncidentActions(QObject):
         self.current: IncidentRow | None = None
         self.active_dialog: QDialog | None = None
         self.actions: dict[str, QAction] = {}
+        # incident id -> the version its actions wait for (_IN_FLIGHT while the command runs)
+        self._settling: dict[int, int] = {}
         handlers: dict[str, Callable[[], None]] = {
             "acknowledge": self.acknowledge, "take": self.take, "assign": self.assign, "commander": self.commander,
             "severity": self.severity, "mitigating": lambda: self.set_status(IncidentStatus.MITIGATING),
@@ -68,11 +72,13 @@ class IncidentActions(QObject):
 
     def set_current(self, row: IncidentRow | None) -> None:
         self.current = row
+        if row is not None and row.version >= self._settling.get(row.id, _IN_FLIGHT):
+            del self._settling[row.id]
         self.update_enabled()
 
     def update_enabled(self) -> None:
         row, me = self.current, self.operator
-        has = row is not None and me is not None
+        has = row is not None and me is not None and row.id not in self._settling
         is_open = has and row.is_open  # type: ignore[union-attr]
         enabled = {
             "acknowledge": has and row.awaiting_ack,  # type: ignore[union-attr]
@@ -90,13 +96,13 @@ class IncidentActions(QObject):
     def acknowledge(self) -> None:
         row, me = self._target()
         if row:
-            self._submit(f"Acknowledged {row.ref}", lambda: commands.acknowledge(
+            self._submit(f"Acknowledged {row.ref}", row, lambda: commands.acknowledge(
                 self._uow, actor_id=me.id, incident_id=row.id, expected_version=row.version))
 
     def take(self) -> None:
         row, me = self._target()
         if row:
-            self._submit(f"You own {row.ref}", lambda: commands.take_ownership(
+            self._submit(f"You own {row.ref}", row, lambda: commands.take_ownership(
                 self._uow, actor_id=me.id, incident_id=row.id, expected_version=row.version))
 
     def assign(self) -> None:
@@ -113,7 +119,7 @@ class IncidentActions(QObject):
 
         def submit() -> None:
             severity, reason = dialog.severity(), dialog.reason_text()
-            self._submit(f"{row.ref} is now {severity}", lambda: commands.change_severity(
+            self._submit(f"{row.ref} is now {severity}", row, lambda: commands.change_severity(
                 self._uow, actor_id=me.id, incident_id=row.id, severity=severity, reason=reason,
                 expected_version=row.version))
 
@@ -122,7 +128,7 @@ class IncidentActions(QObject):
     def set_status(self, status: IncidentStatus) -> None:
         row, me = self._target()
         if row:
-            self._submit(f"{row.ref} is {status}", lambda: commands.change_status(
+            self._submit(f"{row.ref} is {status}", row, lambda: commands.change_status(
                 self._uow, actor_id=me.id, incident_id=row.id, status=status, expected_version=row.version))
 
     def note(self) -> None:
@@ -149,7 +155,7 @@ class IncidentActions(QObject):
         def submit() -> None:
             values = dict(title=dialog.title_text(), severity=dialog.severity(), service_id=dialog.service_id(),
                           customer_impact=dialog.impact_text())
-            self._submit(f"Incident declared: {values['title']}", lambda: commands.open_incident(
+            self._submit(f"Incident declared: {values['title']}", None, lambda: commands.open_incident(
                 self._uow, actor_id=me.id, commander_id=me.id, **values))
 
         self.show_dialog(dialog, submit)
@@ -169,7 +175,7 @@ class IncidentActions(QObject):
         def submit() -> None:
             person_id = dialog.person_id()
             name = next((p.name for p in self.roster if p.id == person_id), "?")
-            self._submit(f"{name} is {role} of {row.ref}", lambda: command(
+            self._submit(f"{name} is {role} of {row.ref}", row, lambda: command(
                 self._uow, actor_id=me.id, incident_id=row.id, expected_version=row.version,
                 **{argument: person_id}))
 
@@ -185,7 +191,7 @@ class IncidentActions(QObject):
 
         def submit() -> None:
             text = dialog.text()  # read on the GUI thread now: the dialog is gone by the time the writer runs
-            self._submit(done.format(ref=row.ref), lambda: call(row, me, text))
+            self._submit(done.format(ref=row.ref), row, lambda: call(row, me, text), entered=text)
 
         self.show_dialog(dialog, submit)
 
@@ -201,15 +207,35 @@ class IncidentActions(QObject):
             self.active_dialog = None
         dialog.deleteLater()
 
-    def _submit(self, done_text: str, call: Callable[[], Changes]) -> None:
-        self._runner.write(call, on_done=lambda changes: self.command_succeeded.emit(changes, done_text),
-                           on_error=self._on_command_error)
+    def _submit(self, done_text: str, row: IncidentRow | None, call: Callable[[], Changes], *,
+                entered: str = "") -> None:
+        if row is not None:
+            # Hold this incident's actions until its new version is on screen: a second quick action would
+            # otherwise carry the old version and conflict with the operator's own first one.
+            self._settling[row.id] = _IN_FLIGHT
+            self.update_enabled()
+        self._runner.write(call, on_done=lambda changes: self._on_command_done(changes, done_text, row),
+                           on_error=lambda error: self._on_command_error(error, row, entered))
 
-    def _on_command_error(self, error: BaseException) -> None:
+    def _on_command_done(self, changes: Changes, done_text: str, row: IncidentRow | None) -> None:
+        if row is not None:
+            self._settling.pop(row.id, None)
+            self._settling.update(dict(changes.versions))
+            self.set_current(self.current)  # the fresh row may already be here
+        self.command_succeeded.emit(changes, done_text)
+
+    def _on_command_error(self, error: BaseException, row: IncidentRow | None, entered: str) -> None:
+        if row is not None:
+            self._settling.pop(row.id, None)
+            self.update_enabled()
         message = str(error) if isinstance(error, ConsoleError) else f"Unexpected error: {error}"
         self.command_failed.emit(message)
         box = QMessageBox(QMessageBox.Icon.Warning, "Conflict" if isinstance(error, Conflict) else "Not done",
                           message, QMessageBox.StandardButton.Ok, self._parent)
         box.setObjectName("CommandErrorBox")
+        if entered:
+            # Nothing the operator typed is lost: show it, selectable, to copy into a retry.
+            box.setInformativeText(f"What you entered was not saved:\n\n{entered}")
+            box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()

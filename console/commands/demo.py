@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from console.changes import Changes
 from console.commands._common import load_incident
-from console.commands.incidents import (
+from console.commands._incident_ops import (
     SignalInput,
     apply_acknowledge,
     apply_assign,
