@@ -65,7 +65,7 @@ def open_console_database(url: str | None):  # type: ignore[no-untyped-def]
     from console.schema import ensure_usable
 
     embedded = url is None
-    db = open_database(url or default_database_url(), create_parent=embedded)
+    db = open_database(url or default_database_url(), create_parent=embedded, must_exist=not embedded)
     # The console upgrades SQLite files itself; a shared PostgreSQL database is upgraded deliberately (db upgrade).
     ensure_usable(db, auto_upgrade=db.backend == "sqlite")
     if embedded:
@@ -198,7 +198,9 @@ def _required_db(args: argparse.Namespace) -> str:
 
 
 def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    # One line, always: driver and SQL errors can span many; the whole story is in the log file.
+    first = next((line.strip() for line in str(message).splitlines() if line.strip()), "failed")
+    print(f"error: {first}", file=sys.stderr)
     return EXIT_ERROR
 
 

@@ -84,10 +84,19 @@ def parse_url(raw: str) -> URL:
     return url
 
 
-def open_database(raw_url: str, *, create_parent: bool = False) -> Database:
-    """Open and probe a database; raise DatabaseUnavailable with one clear line if that fails."""
+def open_database(raw_url: str, *, create_parent: bool = False, must_exist: bool = False) -> Database:
+    """Open and probe a database; raise DatabaseUnavailable with one clear line if that fails.
+
+    `must_exist` refuses a SQLite path that is not there yet, so a mistyped path does not become a new file.
+    """
     url = parse_url(raw_url)
     if url.get_backend_name() == "sqlite":
+        path = url.database
+        if must_exist and path and path != ":memory:" and not Path(path).expanduser().is_file():
+            raise DatabaseUnavailable(
+                f"no database file {path}: check the path, or create it with "
+                f"`python main.py seed-demo --db {url.render_as_string(hide_password=True)}`"
+            )
         engine = _sqlite_engine(url, create_parent=create_parent)
     else:
         engine = create_engine(

@@ -16,6 +16,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "models" / "migrations
 
 class SchemaState(StrEnum):
     EMPTY = "empty"
+    FOREIGN = "foreign"  # has tables, but none of them is ours to migrate
     CURRENT = "current"
     BEHIND = "behind"
     AHEAD = "ahead"
@@ -47,10 +48,13 @@ def known_revisions() -> set[str]:
 def schema_status(db: Database) -> SchemaStatus:
     """Say whether the database is empty, current, behind or ahead of this code."""
     with db.engine.connect() as conn:
-        has_version_table = inspect(conn).has_table("alembic_version")
+        tables = set(inspect(conn).get_table_names())
+        has_version_table = "alembic_version" in tables
         revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar() if has_version_table else None
     if revision is None:
-        return SchemaStatus(SchemaState.EMPTY, None, SCHEMA_HEAD)
+        # Someone else's tables: never migrate into a database that is not (yet) a console database.
+        state = SchemaState.FOREIGN if tables - {"alembic_version"} else SchemaState.EMPTY
+        return SchemaStatus(state, None, SCHEMA_HEAD)
     if revision == SCHEMA_HEAD:
         return SchemaStatus(SchemaState.CURRENT, revision, SCHEMA_HEAD)
     state = SchemaState.BEHIND if revision in known_revisions() else SchemaState.AHEAD
@@ -62,6 +66,8 @@ def upgrade(db: Database) -> SchemaStatus:
     status = schema_status(db)
     if status.state is SchemaState.AHEAD:
         raise _newer_error(db, status)
+    if status.state is SchemaState.FOREIGN:
+        raise _foreign_error(db)
     if status.state is not SchemaState.CURRENT:
         from alembic import command
 
@@ -79,12 +85,21 @@ def ensure_usable(db: Database, *, auto_upgrade: bool) -> SchemaStatus:
         return status
     if status.state is SchemaState.AHEAD:
         raise _newer_error(db, status)
+    if status.state is SchemaState.FOREIGN:
+        raise _foreign_error(db)
     if auto_upgrade:
         return upgrade(db)
     what = "has no console schema" if status.state is SchemaState.EMPTY else f"is at schema {status.revision}"
     raise SchemaMismatch(
         f"database {db.display_url} {what}, this console needs {status.head}: "
         f"run `python main.py db upgrade --db URL` first"
+    )
+
+
+def _foreign_error(db: Database) -> SchemaMismatch:
+    return SchemaMismatch(
+        f"database {db.display_url} already has tables but is not a console database; refusing to change it "
+        f"(use an empty database or a new file)"
     )
 
 

@@ -73,9 +73,31 @@ def test_upgrade_seed_and_screenshot_a_sqlite_file(run, tmp_path: Path) -> None:
 
 def test_console_refuses_an_unknown_user_and_an_empty_database(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'empty.db'}"
+    assert run("db", "upgrade", "--db", url).returncode == 0
     _one_clear_line(run("--db", url), "has no organisation yet")
     run("seed-demo", "--db", url)
     _one_clear_line(run("--db", url, "--user", "nobody"), "--user 'nobody'")
+
+
+def test_a_mistyped_path_is_not_created_and_someone_elses_database_is_not_touched(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    missing = tmp_path / "war-rom.db"
+    _one_clear_line(run("--db", f"sqlite:///{missing}"), f"no database file {missing}")
+    assert not missing.exists()
+    foreign = tmp_path / "crm.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+    for args in (("--db", f"sqlite:///{foreign}"), ("db", "upgrade", "--db", f"sqlite:///{foreign}"),
+                 ("seed-demo", "--db", f"sqlite:///{foreign}")):
+        _one_clear_line(run(*args), "is not a console database")
+    with sqlite3.connect(foreign) as conn:
+        assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["people"]
+
+
+def test_verbose_logs_to_stderr_as_well_as_the_file(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'v.db'}"
+    result = run("db", "upgrade", "--db", url, "--verbose")
+    assert result.returncode == 0 and "Running upgrade" in result.stderr
+    assert "Running upgrade" in (tmp_path / "state" / "incident-console" / "log" / "console.log").read_text()
 
 
 def test_a_database_newer_than_the_console_is_refused(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -137,9 +137,16 @@ def test_every_action_by_its_shortcut_updates_queue_and_detail(make_window, uow,
     _press(qtbot, window, Qt.Key.Key_T)
     qtbot.waitUntil(lambda: _selected_row(window).owner == "Alice Ames", timeout=WAIT)
 
+    qtbot.waitUntil(lambda: window.actions_.actions["commander"].isEnabled(), timeout=WAIT)
+    _press(qtbot, window, Qt.Key.Key_C)
+    qtbot.waitUntil(lambda: window.actions_.active_dialog is not None, timeout=WAIT)
+    qtbot.keyClicks(window.actions_.active_dialog.filter, "bob")
+    _accept(qtbot, window)
+    qtbot.waitUntil(lambda: "Bob Burns" in window.detail_panel.values["commander"].text(), timeout=WAIT)
+
     _press(qtbot, window, Qt.Key.Key_M, Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(lambda: _selected_row(window).status is IncidentStatus.MONITORING, timeout=WAIT)
-    qtbot.waitUntil(lambda: window.detail_panel.timeline_model.rowCount() == 9, timeout=WAIT)
+    qtbot.waitUntil(lambda: window.detail_panel.timeline_model.rowCount() == 10, timeout=WAIT)
 
     _press(qtbot, window, Qt.Key.Key_R)
     qtbot.waitUntil(lambda: window.actions_.active_dialog is not None, timeout=WAIT)
@@ -150,7 +157,7 @@ def test_every_action_by_its_shortcut_updates_queue_and_detail(make_window, uow,
 
     with db.reader() as s:
         actors = s.execute(select(AuditEntry.actor).where(AuditEntry.subject_id == str(incident))).scalars().all()
-    assert actors == ["bob"] + ["alice"] * 9  # opened by bob, every action since recorded under the operator
+    assert actors == ["bob"] + ["alice"] * 10  # opened by bob, every action since recorded under the operator
 
 
 def test_declare_incident_selects_it(make_window, org, qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -265,18 +272,29 @@ def test_demo_database_says_so(make_window, db, org, qtbot) -> None:  # type: ig
 
 
 @pytest.mark.qt_no_exception_capture
-def test_unexpected_exception_is_logged_and_shown_and_the_console_keeps_running(make_window, tmp_path, qtbot,
-                                                                                caplog) -> None:  # type: ignore[no-untyped-def]
+def test_an_exception_in_a_slot_is_logged_shown_once_and_the_console_keeps_running(make_window, tmp_path, qtbot,
+                                                                                    caplog) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QTimer
+
     from ui.app import install_exception_dialog
 
     window = make_window()
     previous = sys.excepthook
     install_exception_dialog(parent=window, log_file=str(tmp_path / "console.log"))
+    failing = QTimer(window, interval=10)
+
+    def boom() -> None:
+        raise ValueError("boom")
+
+    failing.timeout.connect(boom)
     try:
-        sys.excepthook(ValueError, ValueError("boom"), None)
+        failing.start()
+        qtbot.waitUntil(lambda: "3 times" in getattr(window.findChild(QMessageBox, "UnexpectedErrorBox"), "text",
+                                                    lambda: "")(), timeout=WAIT)
+        failing.stop()
     finally:
         sys.excepthook = previous
-    box = window.findChild(object, "UnexpectedErrorBox")
-    assert box is not None and "boom" in box.text()
-    assert "boom" in caplog.text
+    boxes = window.findChildren(QMessageBox, "UnexpectedErrorBox")
+    assert len(boxes) == 1 and "ValueError: boom" in boxes[0].text()
+    assert "boom" in caplog.text and "Traceback" in caplog.text
     assert window.isVisible()

@@ -26,18 +26,28 @@ def create_application(argv: list[str]) -> QApplication:
 
 
 def install_exception_dialog(*, parent: QWidget | None, log_file: str) -> None:
-    """Log any exception that escapes a slot and show it in a dialog; the console keeps running."""
+    """Log any exception that escapes a slot and show it in a dialog; the console keeps running.
+
+    A fault that repeats (in a timer, say) updates one dialog with a count instead of stacking a new one each time.
+    """
+    state: dict[str, object] = {"box": None, "count": 0}
 
     def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
         log.error("unexpected error in the GUI:\n%s", "".join(traceback.format_exception(kind, error, tb)))
         if issubclass(kind, KeyboardInterrupt):
             QApplication.quit()
             return
-        box = QMessageBox(QMessageBox.Icon.Critical, "Unexpected error",
-                          f"{kind.__name__}: {error}\n\nThe console keeps running. Details are in {log_file}.",
-                          QMessageBox.StandardButton.Ok, parent)
+        text = f"{kind.__name__}: {error}\n\nThe console keeps running. Details are in {log_file}."
+        box = state["box"]
+        if isinstance(box, QMessageBox) and box.isVisible():
+            state["count"] = int(state["count"]) + 1  # type: ignore[call-overload]
+            box.setText(f"{text}\n\n(this happened {state['count']} times)")
+            return
+        box = QMessageBox(QMessageBox.Icon.Critical, "Unexpected error", text, QMessageBox.StandardButton.Ok, parent)
         box.setObjectName("UnexpectedErrorBox")
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.destroyed.connect(lambda: state.update(box=None))
+        state.update(box=box, count=1)
         box.open()
 
     sys.excepthook = hook

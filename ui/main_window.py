@@ -32,7 +32,8 @@ class MainWindow(QMainWindow):
     info_loaded = Signal(object)  # ConsoleInfo
 
     def __init__(self, *, reader: Reader, uow: UnitOfWork, runner: TaskRunner, settings: QSettings,
-                 demo_feed: bool = True, feed_interval_ms: int = 1000, parent: QWidget | None = None) -> None:
+                 demo_feed: bool = True, feed_interval_ms: int = 1000, demo_interval_ms: tuple[int, int] = (2000, 5000),
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("MainWindow")
         self.setWindowTitle("Incident Command Console")
@@ -41,8 +42,10 @@ class MainWindow(QMainWindow):
         self.operator: PersonRef | None = None
         self.demo_driver: DemoDriver | None = None
         self._demo_feed = demo_feed
+        self._demo_interval_ms = demo_interval_ms
         self._requested_operator: str | None = None
         self._select_when_present: int | None = None
+        self._detail_request = 0
 
         self.queue_model = QueueModel(self)
         self.queue_panel = QueuePanel(self.queue_model)
@@ -140,7 +143,8 @@ class MainWindow(QMainWindow):
             self.choose_operator()
         self.info_loaded.emit(info)
         if info.is_demo and self._demo_feed:
-            self.demo_driver = DemoDriver(runner=self.runner, uow=self.uow,
+            low, high = self._demo_interval_ms
+            self.demo_driver = DemoDriver(runner=self.runner, uow=self.uow, min_ms=low, max_ms=high,
                                           operator_id=lambda: self.operator.id if self.operator else None, parent=self)
             self.demo_driver.stepped.connect(lambda _changes: self.feed.poll_now())
             self.demo_driver.start()
@@ -206,11 +210,14 @@ class MainWindow(QMainWindow):
         if not self.detail_dock.isVisible():
             self.detail_panel.stale = True  # refreshed when shown again
             return
-        self.runner.read(lambda: self.reader.incident_detail(incident_id=incident_id), on_done=self._on_detail_loaded)
+        self._detail_request += 1
+        request = self._detail_request
+        self.runner.read(lambda: self.reader.incident_detail(incident_id=incident_id),
+                         on_done=lambda detail: self._on_detail_loaded(detail, request))
 
-    def _on_detail_loaded(self, detail: IncidentDetail) -> None:
-        # Ignore an answer that arrives after the operator already moved on to another incident.
-        if detail.row.id == self.detail_panel.incident_id:
+    def _on_detail_loaded(self, detail: IncidentDetail, request: int) -> None:
+        # Only the newest request counts: two readers can finish out of order, and the operator may have moved on.
+        if request == self._detail_request and detail.row.id == self.detail_panel.incident_id:
             self.detail_panel.show_detail(detail)
 
     def _on_detail_dock_visibility_changed(self, visible: bool) -> None:
