@@ -23,7 +23,7 @@ from console.dto import (
 from console.errors import NotFound
 from console.oncall import on_call_for_team
 from models.audit import ChangeLogEntry, Meta
-from models.enums import IncidentStatus
+from models.enums import ChangeEntity, IncidentStatus
 from models.incident import Incident, IncidentService, Signal, TimelineEvent
 from models.org import Person, Service, Team
 
@@ -92,8 +92,8 @@ def changes_since(session: Session, *, cursor: int, limit: int = FEED_BATCH_LIMI
     ).all()
     if not entries:
         return FeedBatch(cursor=cursor, rows=(), incident_ids=frozenset(), other_entities=frozenset())
-    incident_ids = frozenset(e.entity_id for e in entries if e.entity == "incident")
-    others = frozenset(e.entity for e in entries if e.entity != "incident")
+    incident_ids = frozenset(e.entity_id for e in entries if e.entity == ChangeEntity.INCIDENT)
+    others = frozenset(e.entity for e in entries if e.entity != ChangeEntity.INCIDENT)
     rows = tuple(incident_rows(session, ids=incident_ids))
     return FeedBatch(
         cursor=entries[-1].seq, rows=rows, incident_ids=incident_ids, other_entities=others, more=len(entries) == limit

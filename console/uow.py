@@ -22,7 +22,7 @@ from console.clock import Clock
 from console.db import Database
 from console.errors import Conflict, NotFound
 from models.audit import ChangeLogEntry
-from models.enums import TimelineKind
+from models.enums import AuditAction, ChangeEntity, TimelineKind
 from models.incident import Incident, TimelineEvent
 from models.org import Person
 
@@ -36,7 +36,7 @@ class Transaction:
         self.session = session
         self.now = now
         self.actor = actor
-        self._touched: dict[tuple[str, int], None] = {}
+        self._touched: dict[tuple[ChangeEntity, int], None] = {}
         self._incidents: dict[int, Incident] = {}
         self._last_hash: str | None = None
         self.created_incident: int | None = None
@@ -50,7 +50,8 @@ class Transaction:
         return self.actor.handle if self.actor else SYSTEM_ACTOR
 
     def audit(
-        self, *, action: str, subject_type: str, subject_id: int | str, before: dict[str, Any], after: dict[str, Any]
+        self, *, action: AuditAction, subject_type: ChangeEntity, subject_id: int | str, before: dict[str, Any],
+        after: dict[str, Any],
     ) -> None:
         """Append a hash-chained audit entry for this change."""
         entry = audit.append_entry(
@@ -73,14 +74,14 @@ class Transaction:
             TimelineEvent(incident_id=incident.id, at=self.now, kind=kind, actor_id=self.actor_id, text=text)
         )
 
-    def touch(self, entity: str, entity_id: int) -> None:
+    def touch(self, entity: ChangeEntity, entity_id: int) -> None:
         """Note that an entity changed, for the change log and the returned Changes."""
         self._touched[(entity, entity_id)] = None
 
     def touch_incident(self, incident: Incident) -> None:
         """Note that an incident changed; its version after the commit goes back in Changes."""
         self._incidents[incident.id] = incident
-        self.touch("incident", incident.id)
+        self.touch(ChangeEntity.INCIDENT, incident.id)
 
     def write_change_log(self) -> None:
         for entity, entity_id in self._touched:
@@ -88,7 +89,7 @@ class Transaction:
 
     def changes(self) -> Changes:
         return Changes(
-            incidents=frozenset(i for e, i in self._touched if e == "incident"),
+            incidents=frozenset(i for e, i in self._touched if e is ChangeEntity.INCIDENT),
             entities=frozenset(e for e, _ in self._touched),
             created_incident=self.created_incident,
             # Read after the commit: the flush has set each incident's new version (expire_on_commit is off).

@@ -87,3 +87,26 @@ class LeaveKind(StrEnum):
     PTO = "pto"
     HOLIDAY = "holiday"
     SICK = "sick"
+
+
+class ChangeEntity(StrEnum):
+    """What a change-log row (and an audit entry's subject) is about."""
+
+    INCIDENT = "incident"
+    ORGANISATION = "organisation"
+
+
+class AuditAction(StrEnum):
+    """Every kind of audited change; the audit trail's vocabulary."""
+
+    INCIDENT_OPEN = "incident.open"
+    INCIDENT_SIGNAL = "incident.signal"
+    INCIDENT_ACKNOWLEDGE = "incident.acknowledge"
+    INCIDENT_ASSIGN_OWNER = "incident.assign_owner"
+    INCIDENT_ASSIGN_COMMANDER = "incident.assign_commander"
+    INCIDENT_CHANGE_SEVERITY = "incident.change_severity"
+    INCIDENT_CHANGE_STATUS = "incident.change_status"
+    INCIDENT_NOTE = "incident.note"
+    INCIDENT_NEXT_ACTION = "incident.next_action"
+    INCIDENT_RESOLVE = "incident.resolve"
+    DEMO_SEED = "demo.seed"

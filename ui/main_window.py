@@ -54,6 +54,7 @@ class MainWindow(QMainWindow):
         self.feed = ChangeFeed(reader, runner, interval_ms=feed_interval_ms, parent=self)
         self.status = ConsoleStatusBar(self)
         self.setStatusBar(self.status)
+        self.status.set_operator(None)
         self.demo_banner = QLabel(DEMO_TEXT, objectName="DemoBanner")
         self.demo_banner.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self._build_docks()

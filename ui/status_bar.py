@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar, QWidget
 
 from console.dto import PersonRef
 
@@ -16,6 +16,9 @@ class ConsoleStatusBar(QStatusBar):
         self.feed_label = QLabel("connecting…", objectName="FeedLabel")
         self.pending_label = QLabel("", objectName="PendingLabel")
         for label in (self.pending_label, self.feed_label, self.database_label, self.operator_label):
+            # Status text may be cut short on a narrow window, but it must never make the window wider.
+            label.setMinimumWidth(1)
+            label.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
             self.addPermanentWidget(label)
         self._feed_error = ""
 
@@ -24,6 +27,7 @@ class ConsoleStatusBar(QStatusBar):
 
     def set_database(self, text: str) -> None:
         self.database_label.setText(text)
+        self.database_label.setToolTip(text)
 
     def set_pending(self, count: int) -> None:
         self.pending_label.setText(f"working… ({count})" if count else "")

@@ -25,11 +25,20 @@ from console.commands._common import (
 from console.dto import incident_ref
 from console.errors import InvalidInput, InvalidTransition
 from console.uow import Transaction
-from models.enums import IncidentOrigin, IncidentRole, IncidentStatus, Severity, SignalKind, TimelineKind
+from models.enums import (
+    AuditAction,
+    ChangeEntity,
+    IncidentOrigin,
+    IncidentRole,
+    IncidentStatus,
+    Severity,
+    SignalKind,
+    TimelineKind,
+)
 from models.incident import Incident, IncidentService, RoleAssignment, Signal
 from models.org import Person
 
-ENTITY = "incident"
+ENTITY = ChangeEntity.INCIDENT
 # Statuses an operator may set directly; acknowledged and resolved have their own commands.
 SETTABLE_STATUSES = (IncidentStatus.MITIGATING, IncidentStatus.MONITORING)
 
@@ -136,7 +145,7 @@ def apply_open(
         _attach_signal(tx, incident, signal)
     tx.session.flush()
     tx.audit(
-        action="incident.open",
+        action=AuditAction.INCIDENT_OPEN,
         subject_type=ENTITY,
         subject_id=incident.id,
         before={},
@@ -177,7 +186,7 @@ def apply_attach_signal(tx: Transaction, *, incident_id: int, signal: SignalInpu
     require_open(incident, action="attach a signal to")
     _attach_signal(tx, incident, signal)
     tx.audit(
-        action="incident.signal",
+        action=AuditAction.INCIDENT_SIGNAL,
         subject_type=ENTITY,
         subject_id=incident.id,
         before={},
@@ -196,7 +205,7 @@ def apply_acknowledge(tx: Transaction, *, incident_id: int, expected_version: in
         )
     before = {"status": incident.status, "owner_id": incident.owner_id, "acknowledged_at": None}
     after = _mark_acknowledged(tx, incident, how="Acknowledged")
-    tx.audit(action="incident.acknowledge", subject_type=ENTITY, subject_id=incident.id, before=before,
+    tx.audit(action=AuditAction.INCIDENT_ACKNOWLEDGE, subject_type=ENTITY, subject_id=incident.id, before=before,
              after={"status": incident.status, **after})
     _touch(tx, incident)
     return incident
@@ -230,7 +239,7 @@ def apply_assign(
         text += " (took it)" if tx.actor.id == person.id else f" (assigned by {tx.actor.name})"
     tx.timeline(incident, kind=kind, text=text)
     tx.audit(
-        action=f"incident.assign_{role.value}",
+        action=AuditAction(f"incident.assign_{role.value}"),
         subject_type=ENTITY,
         subject_id=incident.id,
         before={f"{role.value}_id": current_id},
@@ -268,7 +277,7 @@ def apply_change_severity(
     incident.severity = severity
     tx.timeline(incident, kind=TimelineKind.SEVERITY_CHANGED, text=f"Severity {old} → {severity}: {reason}")
     tx.audit(
-        action="incident.change_severity",
+        action=AuditAction.INCIDENT_CHANGE_SEVERITY,
         subject_type=ENTITY,
         subject_id=incident.id,
         before=before,
@@ -298,7 +307,7 @@ def apply_change_status(
     old = incident.status
     incident.status = status
     tx.timeline(incident, kind=TimelineKind.STATUS_CHANGED, text=f"Status {old} → {status}")
-    tx.audit(action="incident.change_status", subject_type=ENTITY, subject_id=incident.id, before=before,
+    tx.audit(action=AuditAction.INCIDENT_CHANGE_STATUS, subject_type=ENTITY, subject_id=incident.id, before=before,
              after=after)
     _touch(tx, incident)
     return incident
@@ -309,7 +318,7 @@ def apply_note(tx: Transaction, *, incident_id: int, text: str) -> Incident:
     text = clean_text(text, field="the note")
     incident = load_incident(tx, incident_id)
     tx.timeline(incident, kind=TimelineKind.NOTE, text=text)
-    tx.audit(action="incident.note", subject_type=ENTITY, subject_id=incident.id, before={}, after={"note": text})
+    tx.audit(action=AuditAction.INCIDENT_NOTE, subject_type=ENTITY, subject_id=incident.id, before={}, after={"note": text})
     tx.touch_incident(incident)  # an append: the incident row itself is unchanged
     return incident
 
@@ -324,7 +333,7 @@ def apply_next_action(
     before = {"next_action": incident.next_action}
     incident.next_action = text
     tx.timeline(incident, kind=TimelineKind.NEXT_ACTION, text=f"Next action: {text}")
-    tx.audit(action="incident.next_action", subject_type=ENTITY, subject_id=incident.id, before=before,
+    tx.audit(action=AuditAction.INCIDENT_NEXT_ACTION, subject_type=ENTITY, subject_id=incident.id, before=before,
              after={"next_action": text})
     _touch(tx, incident)
     return incident
@@ -347,6 +356,6 @@ def apply_resolve(
     incident.resolved_at = tx.now
     incident.resolution = summary
     tx.timeline(incident, kind=TimelineKind.RESOLVED, text=f"Resolved: {summary}")
-    tx.audit(action="incident.resolve", subject_type=ENTITY, subject_id=incident.id, before=before, after=after)
+    tx.audit(action=AuditAction.INCIDENT_RESOLVE, subject_type=ENTITY, subject_id=incident.id, before=before, after=after)
     _touch(tx, incident)
     return incident

@@ -52,7 +52,7 @@ from console.oncall import on_call_for_team
 from console.queries import DEMO_KEY
 from console.uow import Transaction, UnitOfWork
 from models.audit import Meta
-from models.enums import IncidentRole, IncidentStatus, PersonRole, SignalKind
+from models.enums import AuditAction, ChangeEntity, IncidentRole, IncidentStatus, PersonRole, SignalKind
 from models.incident import Incident
 from models.org import Person, PersonRoleGrant, Service, ServiceDependency, Team, TeamMember
 from models.policy import (
@@ -66,7 +66,7 @@ from models.policy import (
     RotationMember,
 )
 
-SEED_ENTITY = "organisation"
+SEED_ENTITY = ChangeEntity.ORGANISATION
 
 
 class _Beat(StrEnum):
@@ -102,7 +102,7 @@ def seed_demo(uow: UnitOfWork, *, organisation: DemoOrganisation | None = None) 
         counts = _insert_organisation(tx, org)
         tx.session.merge(Meta(key=DEMO_KEY, value=tx.now.isoformat()))
         counts["incidents"] = _play_seed_incidents(tx, org)
-        tx.audit(action="demo.seed", subject_type=SEED_ENTITY, subject_id="demo", before={}, after=counts)
+        tx.audit(action=AuditAction.DEMO_SEED, subject_type=SEED_ENTITY, subject_id="demo", before={}, after=counts)
         tx.touch(SEED_ENTITY, 0)
     return tx.changes()
 
