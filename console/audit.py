@@ -12,10 +12,9 @@ from sqlalchemy.orm import Session
 
 from models.audit import AuditEntry
 from models.base import as_plain
+from models.schema import PG_WRITE_LOCK
 
 GENESIS_HASH = "0" * 64
-# Any constant works; it names the one advisory lock that keeps PostgreSQL writers on one linear chain.
-_PG_AUDIT_LOCK = 0x1C_A0D17
 
 
 def canonical_json(value: Any) -> str:
@@ -72,7 +71,7 @@ def append_entry(
     if prev_hash is None:
         if session.get_bind().dialect.name == "postgresql":
             # Serialise appenders across consoles; released at commit or rollback.
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK})
         prev = session.execute(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).scalar()
         prev_hash = prev or GENESIS_HASH
     # Microsecond precision is what both backends store; hash exactly what will be read back.

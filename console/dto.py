@@ -127,6 +127,8 @@ class FeedBatch:
     other_entities: frozenset[str]
     # True when the batch stopped at its size limit and more changes are waiting.
     more: bool = False
+    # The change-log sequence numbers read, so the feed can tell gaps (a row that may still commit) from rows.
+    seqs: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

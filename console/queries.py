@@ -1,10 +1,10 @@
 """Read-side: turn database state into frozen DTOs for the GUI. `Reader` is the handle the UI holds (no Session)."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from console.clock import Clock
@@ -22,6 +22,7 @@ from console.dto import (
 )
 from console.errors import NotFound
 from console.oncall import on_call_for_team
+from console.sync.watch import PgNotifyWatcher, SqliteDataVersionWatcher, Watcher
 from models.audit import ChangeLogEntry, Meta
 from models.enums import ChangeEntity, IncidentStatus
 from models.incident import Incident, IncidentService, Signal, TimelineEvent
@@ -82,11 +83,15 @@ def incident_rows(session: Session, *, ids: Iterable[int]) -> list[IncidentRow]:
     return _rows(session, _row_query().where(Incident.id.in_(id_list)))
 
 
-def changes_since(session: Session, *, cursor: int, limit: int = FEED_BATCH_LIMIT) -> FeedBatch:
-    """Return what changed after `cursor`, with fresh rows for every changed incident."""
+def changes_since(
+    session: Session, *, cursor: int, recheck: frozenset[int] = frozenset(), limit: int = FEED_BATCH_LIMIT
+) -> FeedBatch:
+    """Return what changed after `cursor` (and any rows now present in `recheck`), with fresh incident rows."""
+    past_cursor = ChangeLogEntry.seq > cursor
+    where = or_(past_cursor, ChangeLogEntry.seq.in_(recheck)) if recheck else past_cursor
     entries = session.execute(
         select(ChangeLogEntry.seq, ChangeLogEntry.entity, ChangeLogEntry.entity_id)
-        .where(ChangeLogEntry.seq > cursor)
+        .where(where)
         .order_by(ChangeLogEntry.seq)
         .limit(limit)
     ).all()
@@ -96,7 +101,8 @@ def changes_since(session: Session, *, cursor: int, limit: int = FEED_BATCH_LIMI
     others = frozenset(e.entity for e in entries if e.entity != ChangeEntity.INCIDENT)
     rows = tuple(incident_rows(session, ids=incident_ids))
     return FeedBatch(
-        cursor=entries[-1].seq, rows=rows, incident_ids=incident_ids, other_entities=others, more=len(entries) == limit
+        cursor=max(cursor, entries[-1].seq), rows=rows, incident_ids=incident_ids, other_entities=others,
+        more=len(entries) == limit, seqs=frozenset(e.seq for e in entries),
     )
 
 
@@ -214,10 +220,18 @@ class Reader:
         with self._db.reader() as session:
             return open_queue(session)
 
-    def changes_since(self, *, cursor: int) -> FeedBatch:
-        """Return what changed past the cursor."""
+    def changes_since(self, *, cursor: int, recheck: frozenset[int] = frozenset()) -> FeedBatch:
+        """Return what changed past the cursor, and any late rows in the sequence gaps to recheck."""
         with self._db.reader() as session:
-            return changes_since(session, cursor=cursor)
+            return changes_since(session, cursor=cursor, recheck=recheck)
+
+    def make_watcher(self, *, on_wake: Callable[[], None], on_state: Callable[[str], None]) -> Watcher:
+        """Return a watcher that calls `on_wake` (from its own thread) soon after anyone commits a change."""
+        if self._db.backend == "postgresql":
+            url = self._db.url.set(drivername="postgresql")
+            return PgNotifyWatcher(conninfo=url.render_as_string(hide_password=False), on_wake=on_wake,
+                                   on_state=on_state)
+        return SqliteDataVersionWatcher(path=self._db.url.database or "", on_wake=on_wake, on_state=on_state)
 
     def incident_detail(self, *, incident_id: int) -> IncidentDetail:
         """Return one incident in depth, as of now."""

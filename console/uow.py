@@ -21,7 +21,6 @@ from console.changes import Changes
 from console.clock import Clock
 from console.db import Database
 from console.errors import Conflict, NotFound
-from models.audit import ChangeLogEntry
 from models.enums import AuditAction, ChangeEntity, TimelineKind
 from models.incident import Incident, TimelineEvent
 from models.org import Person
@@ -75,17 +74,13 @@ class Transaction:
         )
 
     def touch(self, entity: ChangeEntity, entity_id: int) -> None:
-        """Note that an entity changed, for the change log and the returned Changes."""
+        """Note that an entity changed, for the returned Changes (the change log itself is written by triggers)."""
         self._touched[(entity, entity_id)] = None
 
     def touch_incident(self, incident: Incident) -> None:
         """Note that an incident changed; its version after the commit goes back in Changes."""
         self._incidents[incident.id] = incident
         self.touch(ChangeEntity.INCIDENT, incident.id)
-
-    def write_change_log(self) -> None:
-        for entity, entity_id in self._touched:
-            self.session.add(ChangeLogEntry(at=self.now, entity=entity, entity_id=entity_id))
 
     def changes(self) -> Changes:
         return Changes(
@@ -119,7 +114,6 @@ class UnitOfWork:
             # is updated once and its version moves by exactly one per command.
             with session.no_autoflush:
                 yield tx
-                tx.write_change_log()
             session.commit()
         except StaleDataError:
             session.rollback()

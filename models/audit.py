@@ -1,4 +1,8 @@
-"""The hash-chained audit trail, the change feed other consoles follow, and small key/value metadata."""
+"""The hash-chained audit trail, the change feed other consoles follow, applied-action keys, and metadata.
+
+The change log is written by database triggers (migration 0002), so that a change from any client, a psql
+session included, reaches every console.
+"""
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
@@ -47,3 +51,12 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class AppliedAction(Base):
+    """An idempotency key of an action that was applied: a replayed action is applied exactly once."""
+
+    __tablename__ = "applied_actions"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from models.schema import SCHEMA_HEAD
 from tests.conftest import PG_URL, REQUIRE_POSTGRES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +62,7 @@ def test_bad_database_urls_are_one_line_errors(run, url: str, fragment: str) -> 
 def test_upgrade_seed_and_screenshot_a_sqlite_file(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'war-room.db'}"
     upgraded = run("db", "upgrade", "--db", url)
-    assert upgraded.returncode == 0 and "schema 0001 (current)" in upgraded.stdout
+    assert upgraded.returncode == 0 and f"schema {SCHEMA_HEAD} (current)" in upgraded.stdout
     seeded = run("seed-demo", "--db", url)
     assert seeded.returncode == 0 and "demo organisation seeded" in seeded.stdout
     _one_clear_line(run("seed-demo", "--db", url), "already")

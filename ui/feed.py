@@ -1,8 +1,10 @@
 """Follows the database's change log past a cursor and hands fresh queue rows to the GUI.
 
 The queue is loaded once with the cursor it is consistent with; afterwards only what changed is read.
-Local commands ask for an immediate poll so the operator sees their action at once; a timer catches what
-other consoles and processes wrote.
+A watcher (LISTEN on PostgreSQL, data_version on SQLite) wakes the feed the moment anyone commits; wake-ups
+are coalesced for a couple of milliseconds and read in one query. Correctness never rests on the watcher:
+a slow poll reads past the cursor anyway, and sequence numbers missing from a read are re-checked for a while
+in case such a row commits late. When reads fail the feed says so and retries with capped backoff.
 """
 from __future__ import annotations
 
@@ -14,53 +16,112 @@ from console.dto import FeedBatch, QueueSnapshot
 from console.queries import Reader
 from ui.tasks import TaskRunner
 
+COALESCE_MS = 2
+SLOW_POLL_MS = 2000
+GAP_RECHECK_S = 10.0
+STALL_S = 2.0
+BACKOFF_MAX_S = 15.0
+
 
 class ChangeFeed(QObject):
     loaded = Signal(object)  # QueueSnapshot
     changed = Signal(object)  # FeedBatch
     health_changed = Signal(str)  # "" when healthy, else what went wrong
+    _woken = Signal()  # from the watcher's thread; queued to ours
+    _watcher_state = Signal(str)
 
-    def __init__(self, reader: Reader, runner: TaskRunner, *, interval_ms: int = 1000, parent: QObject | None = None):
+    def __init__(self, reader: Reader, runner: TaskRunner, *, interval_ms: int = SLOW_POLL_MS,
+                 watch: bool = True, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._reader = reader
         self._runner = runner
         self.cursor: int | None = None
-        self.last_success: float | None = None
-        self._in_flight = False
+        self.last_success: float | None = None  # monotonic
+        self.last_success_wall: float | None = None  # epoch seconds, for "as of 12:03:04"
+        self.next_retry: float | None = None  # monotonic, while offline
+        self._gaps: dict[int, float] = {}  # sequence number -> monotonic time to stop waiting for it
+        self._in_flight_since: float | None = None
         self._again = False
-        self._error = ""
-        self._timer = QTimer(self, interval=interval_ms)
-        self._timer.timeout.connect(self.poll_now)
+        self._failures = 0
+        self._read_error = ""
+        self._watch_error = ""
+        self._stalled = False
+        self._slow = QTimer(self, interval=interval_ms)
+        self._slow.timeout.connect(self.poll_now)
+        self._coalesce = QTimer(self, singleShot=True, interval=COALESCE_MS)
+        self._coalesce.timeout.connect(self.poll_now)
+        self._retry = QTimer(self, singleShot=True)
+        self._retry.timeout.connect(self.poll_now)
+        self._woken.connect(self._on_watcher_woken)
+        self._watcher_state.connect(self._on_watcher_state)
+        self._watcher = reader.make_watcher(on_wake=self._woken.emit, on_state=self._watcher_state.emit) if watch else None
+
+    @property
+    def healthy(self) -> bool:
+        return not (self._read_error or self._stalled)
+
+    @property
+    def problem(self) -> str:
+        return self._read_error or ("the database is not answering" if self._stalled else "") or self._watch_error
 
     def start(self) -> None:
         """Load the whole queue once, then follow changes."""
-        self._in_flight = True
-        self._runner.read(self._reader.open_queue, on_done=self._on_loaded, on_error=self._on_failed)
-        self._timer.start()
+        self._begin()
+        self._runner.read(self._reader.open_queue, on_done=self._on_queue_loaded, on_error=self._on_read_failed)
+        self._slow.start()
+        if self._watcher is not None:
+            self._watcher.start()
 
     def stop(self) -> None:
-        self._timer.stop()
+        self._slow.stop()
+        self._retry.stop()
+        self._coalesce.stop()
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
 
     def poll_now(self) -> None:
-        """Read what changed past the cursor now (coalesced if a read is already running)."""
-        if self._in_flight:
+        """Read what changed past the cursor now (coalesced with a read already running)."""
+        if self._in_flight_since is not None:
             self._again = True
             return
         if self.cursor is None:
-            self.start()
+            self._begin()
+            self._runner.read(self._reader.open_queue, on_done=self._on_queue_loaded, on_error=self._on_read_failed)
             return
-        self._in_flight = True
-        cursor = self.cursor
-        self._runner.read(lambda: self._reader.changes_since(cursor=cursor), on_done=self._on_batch,
-                          on_error=self._on_failed)
+        self._begin()
+        cursor, recheck = self.cursor, frozenset(self._gaps)
+        self._runner.read(lambda: self._reader.changes_since(cursor=cursor, recheck=recheck),
+                          on_done=self._on_batch_read, on_error=self._on_read_failed)
 
-    def _on_loaded(self, snapshot: QueueSnapshot) -> None:
+    def check_stalled(self) -> None:
+        """Call every second: a read hanging for over 2 s means the database is not answering."""
+        stalled = self._in_flight_since is not None and time.monotonic() - self._in_flight_since > STALL_S
+        if stalled != self._stalled:
+            self._stalled = stalled
+            self.health_changed.emit(self.problem)
+
+    def _begin(self) -> None:
+        self._in_flight_since = time.monotonic()
+
+    def _on_watcher_woken(self) -> None:
+        if not self._coalesce.isActive():
+            self._coalesce.start()
+
+    def _on_watcher_state(self, message: str) -> None:
+        self._watch_error = message
+        if message and self.healthy:
+            self.poll_now()  # find out now whether the database itself is gone, not in 2 s
+
+    def _on_queue_loaded(self, snapshot: QueueSnapshot) -> None:
         self.cursor = snapshot.cursor
         self._succeeded()
         self.loaded.emit(snapshot)
         self._finish()
 
-    def _on_batch(self, batch: FeedBatch) -> None:
+    def _on_batch_read(self, batch: FeedBatch) -> None:
+        previous = self.cursor or 0
+        self._track_gaps(previous, batch)
         self.cursor = batch.cursor
         self._succeeded()
         if batch.incident_ids or batch.other_entities:
@@ -68,22 +129,42 @@ class ChangeFeed(QObject):
         self._again = self._again or batch.more
         self._finish()
 
-    def _on_failed(self, error: BaseException) -> None:
+    def _track_gaps(self, previous: int, batch: FeedBatch) -> None:
+        now = time.monotonic()
+        for seq in batch.seqs:
+            self._gaps.pop(seq, None)
+        for seq in range(previous + 1, batch.cursor):
+            if seq not in batch.seqs:
+                self._gaps[seq] = now + GAP_RECHECK_S  # rolled back, or still to commit: look again for a while
+        for seq in [s for s, until in self._gaps.items() if until < now]:
+            del self._gaps[seq]
+
+    def _on_read_failed(self, error: BaseException) -> None:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        if message != self._error:
-            self._error = message
-            self.health_changed.emit(message)
-        self._in_flight = False
+        self._failures += 1
+        delay = min(2 ** (self._failures - 1), BACKOFF_MAX_S)
+        self.next_retry = time.monotonic() + delay
+        self._retry.start(int(delay * 1000))
+        changed = message != self._read_error
+        self._read_error = message
+        self._in_flight_since = None
         self._again = False
+        self._stalled = False
+        if changed:
+            self.health_changed.emit(self.problem)
 
     def _succeeded(self) -> None:
         self.last_success = time.monotonic()
-        if self._error:
-            self._error = ""
-            self.health_changed.emit("")
+        self.last_success_wall = time.time()
+        self._failures = 0
+        self.next_retry = None
+        if self._read_error or self._stalled:
+            self._read_error = ""
+            self._stalled = False
+            self.health_changed.emit(self.problem)
 
     def _finish(self) -> None:
-        self._in_flight = False
+        self._in_flight_since = None
         if self._again:
             self._again = False
             self.poll_now()

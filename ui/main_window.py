@@ -4,6 +4,9 @@ Each panel owns its own behaviour; the window only connects them and keeps the l
 """
 from __future__ import annotations
 
+import time
+from datetime import datetime
+
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSizePolicy, QToolBar, QWidget
@@ -21,8 +24,11 @@ from ui.queue_model import QueueModel
 from ui.queue_panel import QueuePanel
 from ui.status_bar import ConsoleStatusBar
 from ui.tasks import TaskRunner
+from ui.timefmt import format_age
 
 DEMO_TEXT = "DEMO DATA — a simulated organisation and simulated incidents. Nothing is sent anywhere."
+OFFLINE_TEXT = ("⚠ DATABASE UNREACHABLE — showing the state as of {as_of} ({age} ago). {retry} "
+                "Your actions are kept on this machine and sent when it is back.")
 TOOLBAR_ACTIONS = ("acknowledge", "take", "assign", "severity", "mitigating", "monitoring", "note", "next_action",
                    "resolve", None, "declare")
 
@@ -32,7 +38,7 @@ class MainWindow(QMainWindow):
     info_loaded = Signal(object)  # ConsoleInfo
 
     def __init__(self, *, reader: Reader, uow: UnitOfWork, runner: TaskRunner, settings: QSettings,
-                 demo_feed: bool = True, feed_interval_ms: int = 1000, demo_interval_ms: tuple[int, int] = (2000, 5000),
+                 demo_feed: bool = True, feed_interval_ms: int = 2000, demo_interval_ms: tuple[int, int] = (2000, 5000),
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("MainWindow")
@@ -57,6 +63,8 @@ class MainWindow(QMainWindow):
         self.status.set_operator(None)
         self.demo_banner = QLabel(DEMO_TEXT, objectName="DemoBanner")
         self.demo_banner.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.offline_banner = QLabel("", objectName="OfflineBanner", wordWrap=True)
+        self.offline_banner.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self._build_docks()
         self._build_menus_and_toolbars()
         self._connect()
@@ -107,11 +115,18 @@ class MainWindow(QMainWindow):
         self.banner_bar.addWidget(self.demo_banner)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.banner_bar)
         self.banner_bar.setVisible(False)
+        self.addToolBarBreak()
+        # Its own row, above everything it concerns, so it cannot be missed.
+        self.offline_bar = QToolBar("Connection", self, objectName="OfflineToolBar", movable=False)
+        self.offline_bar.addWidget(self.offline_banner)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.offline_bar)
+        self.offline_bar.setVisible(False)
 
     def _connect(self) -> None:
         self.feed.loaded.connect(self._on_feed_loaded)
         self.feed.changed.connect(self._on_feed_changed)
         self.feed.health_changed.connect(self.status.set_feed_error)
+        self.feed.health_changed.connect(lambda _message: self._update_offline_banner())
         for signal in (self.feed.loaded, self.feed.changed, self.feed.health_changed):
             signal.connect(lambda _value: self.status.update_feed(self.feed.last_success))
         self.queue_panel.incident_selected.connect(self._on_queue_incident_selected)
@@ -179,6 +194,7 @@ class MainWindow(QMainWindow):
             self.queue_panel.select_incident(self.queue_model.row_at(0).id)
 
     def _on_feed_changed(self, batch: FeedBatch) -> None:
+        self.queue_model.remove_ids(batch.incident_ids - {row.id for row in batch.rows})
         watched = self.detail_panel.incident_id
         gone = next((r for r in batch.rows if r.id == watched and not r.is_open), None)
         if gone is not None:
@@ -234,7 +250,24 @@ class MainWindow(QMainWindow):
     def _on_ticker_timeout(self) -> None:
         self.queue_model.set_now(self.reader.clock.now())
         self.queue_panel.update_header()
+        self.feed.check_stalled()
         self.status.update_feed(self.feed.last_success)
+        self._update_offline_banner()
+
+    def _update_offline_banner(self) -> None:
+        offline = not self.feed.healthy
+        if offline:
+            now = time.monotonic()
+            as_of = self.feed.last_success_wall
+            retry = self.feed.next_retry
+            self.offline_banner.setText(OFFLINE_TEXT.format(
+                as_of=datetime.fromtimestamp(as_of).strftime("%H:%M:%S") if as_of else "—",
+                age=format_age(now - self.feed.last_success) if self.feed.last_success else "—",
+                retry=f"Reconnecting in {max(0, int(retry - now))} s." if retry else "Waiting for an answer…",
+            ))
+            self.offline_banner.setToolTip(self.feed.problem)
+        if offline != self.offline_bar.isVisible():
+            self.offline_bar.setVisible(offline)
 
     # --- layout persistence ------------------------------------------------------------------------
 

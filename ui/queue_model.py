@@ -184,6 +184,13 @@ class QueueModel(ColumnsTableModel):
             elif row != current:
                 self._update(current, row)
 
+    def remove_ids(self, ids: Iterable[int]) -> None:
+        """Drop incidents that no longer exist (deleted by another client)."""
+        for incident_id in ids:
+            row = self._by_id.get(incident_id)
+            if row is not None:
+                self._remove(row)
+
     def _insert(self, row: IncidentRow) -> None:
         key = sort_key(row)
         position = bisect_left(self._keys, key)

@@ -1,0 +1,120 @@
+"""Change feed written by triggers; one NOTIFY per transaction; applied-action keys.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-27
+
+Triggers, not application code, write the change log, so that a change made by any client (another console,
+a script, a psql session) reaches every console. On PostgreSQL the trigger first takes the same transaction
+advisory lock the audit chain uses: change-log sequence numbers are then handed out in commit order, and a
+reader that has seen sequence n can never later meet a smaller one committing late. A statement trigger on
+the change log sends an empty NOTIFY; PostgreSQL folds identical notifications of one transaction into one.
+"""
+import sqlalchemy as sa
+from alembic import op
+
+import models.base
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+PG_WRITE_LOCK = 0x1CA0D17  # models.schema.PG_WRITE_LOCK at the time of this migration
+CHANNEL = "icc_change"
+
+# table -> (change-log entity, column holding the entity id; None means "the organisation", id 0)
+INCIDENT_TABLES = {
+    "incidents": "id",
+    "timeline_events": "incident_id",
+    "role_assignments": "incident_id",
+    "incident_services": "incident_id",
+    "signals": "incident_id",
+}
+ORGANISATION_TABLES = (
+    "people", "person_roles", "teams", "team_members", "services", "service_dependencies", "impact_levels",
+    "incident_types", "rotations", "rotation_members", "overrides", "leaves", "escalation_policies",
+    "escalation_tiers",
+)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "applied_actions",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("applied_at", models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_applied_actions")),
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        _postgresql_up()
+    else:
+        _sqlite_up()
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for table in (*INCIDENT_TABLES, *ORGANISATION_TABLES):
+            op.execute(f'DROP TRIGGER IF EXISTS icc_change_{table} ON "{table}"')
+        op.execute("DROP TRIGGER IF EXISTS icc_change_notify ON change_log")
+        op.execute("DROP FUNCTION IF EXISTS icc_log_change()")
+        op.execute("DROP FUNCTION IF EXISTS icc_notify_change()")
+    else:
+        for table in (*INCIDENT_TABLES, *ORGANISATION_TABLES):
+            for verb in ("insert", "update", "delete"):
+                op.execute(f"DROP TRIGGER IF EXISTS icc_change_{table}_{verb}")
+    op.drop_table("applied_actions")
+
+
+def _postgresql_up() -> None:
+    op.execute(f"""
+        CREATE OR REPLACE FUNCTION icc_log_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+            row_data jsonb;
+            entity_id integer;
+        BEGIN
+            PERFORM pg_advisory_xact_lock({PG_WRITE_LOCK});
+            IF TG_ARGV[1] = '' THEN
+                entity_id := 0;
+            ELSE
+                row_data := to_jsonb(CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END);
+                entity_id := (row_data ->> TG_ARGV[1])::integer;
+            END IF;
+            IF entity_id IS NOT NULL THEN
+                INSERT INTO change_log (at, entity, entity_id) VALUES (now(), TG_ARGV[0], entity_id);
+            END IF;
+            RETURN NULL;
+        END $$;
+    """)
+    op.execute(f"""
+        CREATE OR REPLACE FUNCTION icc_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify('{CHANNEL}', '');
+            RETURN NULL;
+        END $$;
+    """)
+    for table, column in INCIDENT_TABLES.items():
+        op.execute(f"""CREATE TRIGGER icc_change_{table} AFTER INSERT OR UPDATE OR DELETE ON "{table}"
+                       FOR EACH ROW EXECUTE FUNCTION icc_log_change('incident', '{column}')""")
+    for table in ORGANISATION_TABLES:
+        # One change-log row per statement is enough: consoles reload the organisation as a whole.
+        op.execute(f"""CREATE TRIGGER icc_change_{table} AFTER INSERT OR UPDATE OR DELETE ON "{table}"
+                       FOR EACH STATEMENT EXECUTE FUNCTION icc_log_change('organisation', '')""")
+    op.execute("""CREATE TRIGGER icc_change_notify AFTER INSERT ON change_log
+                  FOR EACH STATEMENT EXECUTE FUNCTION icc_notify_change()""")
+
+
+def _sqlite_up() -> None:
+    # SQLite has one writer at a time, so rowid order is commit order already. The time is stored as the
+    # naive-UTC text UTCDateTime reads back (microsecond digits padded).
+    now = "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
+    for table, column in INCIDENT_TABLES.items():
+        for verb, ref in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD")):
+            op.execute(f"""CREATE TRIGGER icc_change_{table}_{verb} AFTER {verb.upper()} ON "{table}"
+                           WHEN {ref}.{column} IS NOT NULL
+                           BEGIN INSERT INTO change_log (at, entity, entity_id)
+                                 VALUES ({now}, 'incident', {ref}.{column}); END""")
+    for table in ORGANISATION_TABLES:
+        for verb in ("insert", "update", "delete"):
+            op.execute(f"""CREATE TRIGGER icc_change_{table}_{verb} AFTER {verb.upper()} ON "{table}"
+                           BEGIN INSERT INTO change_log (at, entity, entity_id)
+                                 VALUES ({now}, 'organisation', 0); END""")
