@@ -109,10 +109,17 @@ def run_console(args: argparse.Namespace, *, log_file: Path) -> int:
     from ui.main_window import MainWindow
     from ui.tasks import TaskRunner
 
+    from platformdirs import user_data_path
+
+    from console.db import APP_NAME
+    from console.sync.outbox import Outbox, outbox_path
+
     app = create_application(sys.argv[:1])
     runner = TaskRunner()
+    # Actions kept while the database was unreachable live beside the app's data, one file per database.
+    outbox = Outbox(outbox_path(data_dir=user_data_path(APP_NAME, appauthor=False), database=db.display_url))
     window = MainWindow(reader=Reader(db, clock), uow=UnitOfWork(db, clock), runner=runner, settings=QSettings(),
-                        demo_feed=not args.no_demo_feed)
+                        outbox=outbox, demo_feed=not args.no_demo_feed)
     install_exception_dialog(parent=window, log_file=str(log_file))
     if os.environ.get("ICC_EXIT_AFTER_FIRST_PAINT"):
         _exit_after_first_paint(app, window)

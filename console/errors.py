@@ -27,3 +27,7 @@ class InvalidTransition(ConsoleError):
 
 class Conflict(ConsoleError):
     """Someone else changed the row since it was read; nothing was overwritten."""
+
+
+class AlreadyApplied(ConsoleError):
+    """An action with this idempotency key was applied before (a replay after a crash): nothing to do."""

@@ -233,6 +233,12 @@ class Reader:
                                    on_state=on_state)
         return SqliteDataVersionWatcher(path=self._db.url.database or "", on_wake=on_wake, on_state=on_state)
 
+    def incident_row(self, *, incident_id: int) -> IncidentRow | None:
+        """Return one incident's queue row as it is now, or None if it no longer exists."""
+        with self._db.reader() as session:
+            rows = incident_rows(session, ids=[incident_id])
+            return rows[0] if rows else None
+
     def incident_detail(self, *, incident_id: int) -> IncidentDetail:
         """Return one incident in depth, as of now."""
         with self._db.reader() as session:

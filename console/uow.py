@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -20,7 +21,8 @@ from console import audit
 from console.changes import Changes
 from console.clock import Clock
 from console.db import Database
-from console.errors import Conflict, NotFound
+from console.errors import AlreadyApplied, Conflict, DatabaseUnavailable, NotFound
+from models.audit import AppliedAction
 from models.enums import AuditAction, ChangeEntity, TimelineKind
 from models.incident import Incident, TimelineEvent
 from models.org import Person
@@ -100,10 +102,18 @@ class UnitOfWork:
         self.clock = clock
 
     @contextmanager
-    def transaction(self, *, actor_id: int | None) -> Iterator[Transaction]:
-        """Run a block as one transaction that commits exactly once, or not at all."""
+    def transaction(self, *, actor_id: int | None, idempotency_key: str | None = None) -> Iterator[Transaction]:
+        """Run a block as one transaction that commits exactly once, or not at all.
+
+        With an idempotency key, the key is recorded in the same transaction: running the same action again
+        (a replay after a crash or a lost connection) raises AlreadyApplied instead of doing it twice.
+        """
         session = self.db.writer()
         try:
+            if idempotency_key is not None:
+                if session.get(AppliedAction, idempotency_key) is not None:
+                    raise AlreadyApplied(f"action {idempotency_key} was already applied")
+                session.add(AppliedAction(key=idempotency_key, applied_at=self.clock.now()))
             actor = None
             if actor_id is not None:
                 actor = session.get(Person, actor_id)
@@ -118,8 +128,25 @@ class UnitOfWork:
         except StaleDataError:
             session.rollback()
             raise Conflict("someone else changed this incident a moment ago; nothing was overwritten") from None
+        except IntegrityError as error:
+            session.rollback()
+            if idempotency_key is not None and "applied_actions" in str(error.orig):
+                raise AlreadyApplied(f"action {idempotency_key} was already applied") from None
+            raise
+        except (OperationalError, InterfaceError) as error:
+            _rollback_quietly(session)
+            reason = str(error.orig).strip().splitlines()[0] if error.orig and str(error.orig).strip() else "no answer"
+            raise DatabaseUnavailable(f"lost the database ({self.db.display_url}): {reason}") from None
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()
+
+
+def _rollback_quietly(session: Session) -> None:
+    """Roll back on a connection that may already be dead; the database discards the transaction anyway."""
+    try:
+        session.rollback()
+    except (OperationalError, InterfaceError):
+        pass

@@ -1,12 +1,15 @@
 """The demo as a user meets it: a demo database says so, and the queue moves by itself while the operator watches."""
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from PySide6.QtCore import QSettings, Qt, QTimer
 from sqlalchemy import select
 
 from console import commands
 from console.queries import Reader
+from console.sync.outbox import Outbox
 from console.uow import UnitOfWork
 from models.audit import AuditEntry
 from ui.main_window import MainWindow
@@ -22,7 +25,8 @@ def test_the_demo_queue_lives_and_the_operators_incident_is_left_alone(qtbot, db
     uow = UnitOfWork(db, clock)
     commands.seed_demo(uow)
     runner = TaskRunner()
-    window = MainWindow(reader=Reader(db, clock), uow=uow, runner=runner, demo_feed=True, feed_interval_ms=50,
+    window = MainWindow(
+            outbox=Outbox(tmp_path / f"outbox-{uuid.uuid4().hex}.jsonl"), reader=Reader(db, clock), uow=uow, runner=runner, demo_feed=True, feed_interval_ms=50,
                         demo_interval_ms=(5, 15), settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
     window.show()
@@ -56,7 +60,8 @@ def test_the_demo_queue_lives_and_the_operators_incident_is_left_alone(qtbot, db
 
 def test_view_shortcuts_show_and_hide_panels(qtbot, db, clock, org, tmp_path) -> None:  # type: ignore[no-untyped-def]
     runner = TaskRunner()
-    window = MainWindow(reader=Reader(db, clock), uow=UnitOfWork(db, clock), runner=runner, demo_feed=False,
+    window = MainWindow(
+            outbox=Outbox(tmp_path / f"outbox-{uuid.uuid4().hex}.jsonl"), reader=Reader(db, clock), uow=UnitOfWork(db, clock), runner=runner, demo_feed=False,
                         settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
     window.show()

@@ -1,6 +1,8 @@
 """The incident panel: its timeline model honours Qt's contract, and a hidden panel refreshes when shown again."""
 from __future__ import annotations
 
+import uuid
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -9,6 +11,7 @@ from PySide6.QtCore import QSettings
 from console import commands
 from console.dto import TimelineItem, TimelineKind
 from console.queries import Reader
+from console.sync.outbox import Outbox
 from console.uow import UnitOfWork
 from ui.main_window import MainWindow
 from ui.tasks import TaskRunner
@@ -44,7 +47,8 @@ def test_a_hidden_incident_panel_catches_up_when_shown(qtbot, db, clock, uow, or
     incident = commands.open_incident(uow, actor_id=org.bob, title="Login failures", severity="SEV2",
                                       service_id=org.identity).created_incident
     runner = TaskRunner()
-    window = MainWindow(reader=Reader(db, clock), uow=UnitOfWork(db, clock), runner=runner, demo_feed=False,
+    window = MainWindow(
+            outbox=Outbox(tmp_path / f"outbox-{uuid.uuid4().hex}.jsonl"), reader=Reader(db, clock), uow=UnitOfWork(db, clock), runner=runner, demo_feed=False,
                         settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), feed_interval_ms=100)
     qtbot.addWidget(window)
     window.show()

@@ -2,6 +2,8 @@
 conflicts, changes from other consoles, operator identity, saved layout, and the exception dialog."""
 from __future__ import annotations
 
+import uuid
+
 import sys
 
 import pytest
@@ -12,6 +14,7 @@ from sqlalchemy import select
 from console import commands
 from console.dto import IncidentStatus, Severity
 from console.queries import Reader
+from console.sync.outbox import Outbox
 from console.uow import UnitOfWork
 from models.audit import AuditEntry, Meta
 from ui.main_window import MainWindow
@@ -32,13 +35,14 @@ def settings(tmp_path) -> QSettings:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def make_window(qtbot, db, clock, settings):  # type: ignore[no-untyped-def]
+def make_window(qtbot, db, clock, settings, tmp_path):  # type: ignore[no-untyped-def]
     runners: list[TaskRunner] = []
 
     def make(*, user: str | None = "alice") -> MainWindow:
         runner = TaskRunner()
         runners.append(runner)
-        window = MainWindow(reader=Reader(db, clock), uow=UnitOfWork(db, clock), runner=runner, settings=settings,
+        window = MainWindow(
+            outbox=Outbox(tmp_path / f"outbox-{uuid.uuid4().hex}.jsonl"), reader=Reader(db, clock), uow=UnitOfWork(db, clock), runner=runner, settings=settings,
                             demo_feed=False, feed_interval_ms=100)
         qtbot.addWidget(window)
         window.show()
@@ -216,25 +220,33 @@ def test_a_colleagues_note_does_not_block_the_operators_action(make_window, uow,
     qtbot.waitUntil(lambda: _selected_row(window).status is IncidentStatus.ACKNOWLEDGED, timeout=WAIT)
 
 
-def test_a_lost_race_is_shown_and_nothing_is_overwritten(make_window, uow, org, db, qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_a_lost_race_is_shown_with_what_changed_and_can_be_reapplied(make_window, uow, org, db, qtbot) -> None:  # type: ignore[no-untyped-def]
     incident = _open(uow, org)
     window = make_window()
     qtbot.waitUntil(lambda: window.queue_panel.selected_id() == incident, timeout=WAIT)
     window.feed.stop()  # the other console's change lands before this one hears of it
-    commands.set_next_action(uow, actor_id=org.bob, incident_id=incident, text="page payments")
+    commands.change_severity(uow, actor_id=org.bob, incident_id=incident, severity="SEV1", reason="checkout too")
     _press(qtbot, window, Qt.Key.Key_R)
     qtbot.waitUntil(lambda: window.actions_.active_dialog is not None, timeout=WAIT)
     qtbot.keyClicks(window.actions_.active_dialog.editor, "Rolled back the deploy")
     with qtbot.waitSignal(window.actions_.command_failed, timeout=WAIT) as failed:
         _accept(qtbot, window)
     assert "changed since you looked" in failed.args[0]
-    box = window.findChild(QMessageBox, "CommandErrorBox")
-    assert box is not None and box.isVisible() and "changed since you looked" in box.text()
-    assert "Rolled back the deploy" in box.informativeText()  # what the operator typed is not lost
-    window.feed.poll_now()
-    qtbot.waitUntil(lambda: window.actions_.actions["resolve"].isEnabled(), timeout=WAIT)
+    # Told, and shown the current state beside what they saw; nothing was overwritten.
+    panel = window.pending_panel
+    assert window.pending_dock.isVisible() and panel.model.rowCount() == 1
+    qtbot.waitUntil(lambda: "Now:" in panel.comparison.text() and "SEV1" in panel.comparison.text(), timeout=WAIT)
+    assert "You saw: SEV2" in panel.comparison.text()
     with db.reader() as s:
         assert s.execute(select(AuditEntry.actor).order_by(AuditEntry.id.desc())).scalars().first() == "bob"
+    # They re-apply it on the current state, with the text they typed.
+    qtbot.mouseClick(panel.redo_button, Qt.MouseButton.LeftButton)
+    window.feed.poll_now()
+    qtbot.waitUntil(lambda: window.queue_model.row_by_id(incident) is None, timeout=WAIT)
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 0, timeout=WAIT)
+    with db.reader() as s:
+        from models.incident import Incident
+        assert s.get(Incident, incident).resolution == "Rolled back the deploy"
 
 
 def test_operator_is_chosen_from_the_roster_and_remembered(make_window, settings, org, qtbot) -> None:  # type: ignore[no-untyped-def]

@@ -5,6 +5,8 @@ PostgreSQL, data_version on SQLite) or the gap recheck: the paths the issue asks
 """
 from __future__ import annotations
 
+import uuid
+
 import subprocess
 import sys
 import threading
@@ -19,6 +21,7 @@ from console import commands
 from console.db import open_database
 from console.dto import IncidentStatus
 from console.queries import Reader
+from console.sync.outbox import Outbox
 from console.uow import UnitOfWork
 from models.audit import ChangeLogEntry
 from ui.main_window import MainWindow
@@ -37,7 +40,8 @@ def console(qtbot, clock, tmp_path):  # type: ignore[no-untyped-def]
     def make(url: str, *, user: str = "alice") -> MainWindow:
         db = open_database(url)
         runner = TaskRunner()
-        window = MainWindow(reader=Reader(db, clock), uow=UnitOfWork(db, clock), runner=runner, demo_feed=False,
+        window = MainWindow(
+            outbox=Outbox(tmp_path / f"outbox-{uuid.uuid4().hex}.jsonl"), reader=Reader(db, clock), uow=UnitOfWork(db, clock), runner=runner, demo_feed=False,
                             feed_interval_ms=NO_SLOW_POLL_MS,
                             settings=QSettings(str(tmp_path / f"s{len(opened)}.ini"), QSettings.Format.IniFormat))
         qtbot.addWidget(window)

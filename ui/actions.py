@@ -1,5 +1,6 @@
-"""The incident actions: each a QAction with a shortcut, a dialog where input is needed, and a command
-submitted to the writer thread with the version the operator saw (a lost race becomes a visible conflict)."""
+"""The incident actions: each a QAction with a shortcut, a dialog where input is needed, and a command request
+sent to the writer thread with the version the operator saw. Offline, or when the line drops mid-command, the
+request is kept in the outbox; a lost race is held for the operator's decision; nothing is lost or faked."""
 from __future__ import annotations
 
 import sys
@@ -10,13 +11,16 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
-from console import commands
 from console.changes import Changes
+from console.commands.dispatch import CommandRequest, run_request
 from console.dto import IncidentRow, IncidentStatus, PersonRef
-from console.errors import Conflict, ConsoleError
+from console.errors import Conflict, ConsoleError, DatabaseUnavailable
+from console.sync.outbox import EntryState
 from console.uow import UnitOfWork
+from ui import theme
 from ui.dialogs import PersonPickerDialog, SeverityDialog, TextDialog
 from ui.new_incident_dialog import NewIncidentDialog
+from ui.outbox_controller import OutboxController
 from ui.tasks import TaskRunner
 
 _IN_FLIGHT = sys.maxsize
@@ -39,11 +43,15 @@ ACTION_SPECS: dict[str, tuple[str, str, str]] = {
 class IncidentActions(QObject):
     command_succeeded = Signal(object, str)  # Changes, what was done
     command_failed = Signal(str)
+    command_kept = Signal(str)  # what was kept in the outbox
 
-    def __init__(self, *, runner: TaskRunner, uow: UnitOfWork, parent_widget: QWidget) -> None:
+    def __init__(self, *, runner: TaskRunner, uow: UnitOfWork, outbox: OutboxController, offline: Callable[[], bool],
+                 parent_widget: QWidget) -> None:
         super().__init__(parent_widget)
         self._runner = runner
         self._uow = uow
+        self._outbox = outbox
+        self._offline = offline
         self._parent = parent_widget
         self.operator: PersonRef | None = None
         self.roster: tuple[PersonRef, ...] = ()
@@ -96,20 +104,18 @@ class IncidentActions(QObject):
     def acknowledge(self) -> None:
         row, me = self._target()
         if row:
-            self._submit(f"Acknowledged {row.ref}", row, lambda: commands.acknowledge(
-                self._uow, actor_id=me.id, incident_id=row.id, expected_version=row.version))
+            self._submit(self._request("acknowledge", row, f"Acknowledge {row.ref}"), row)
 
     def take(self) -> None:
         row, me = self._target()
         if row:
-            self._submit(f"You own {row.ref}", row, lambda: commands.take_ownership(
-                self._uow, actor_id=me.id, incident_id=row.id, expected_version=row.version))
+            self._submit(self._request("take_ownership", row, f"Take ownership of {row.ref}"), row)
 
     def assign(self) -> None:
-        self._pick_person("owner", commands.assign_owner, "owner_id")
+        self._pick_person("owner", "assign_owner", "owner_id")
 
     def commander(self) -> None:
-        self._pick_person("commander", commands.assign_commander, "commander_id")
+        self._pick_person("commander", "assign_commander", "commander_id")
 
     def severity(self) -> None:
         row, me = self._target()
@@ -119,32 +125,27 @@ class IncidentActions(QObject):
 
         def submit() -> None:
             severity, reason = dialog.severity(), dialog.reason_text()
-            self._submit(f"{row.ref} is now {severity}", row, lambda: commands.change_severity(
-                self._uow, actor_id=me.id, incident_id=row.id, severity=severity, reason=reason,
-                expected_version=row.version))
+            self._submit(self._request("change_severity", row, f"{row.ref} → {severity.value}: {reason}",
+                                       severity=severity.value, reason=reason), row)
 
         self.show_dialog(dialog, submit)
 
     def set_status(self, status: IncidentStatus) -> None:
         row, me = self._target()
         if row:
-            self._submit(f"{row.ref} is {status}", row, lambda: commands.change_status(
-                self._uow, actor_id=me.id, incident_id=row.id, status=status, expected_version=row.version))
+            self._submit(self._request("change_status", row, f"Mark {row.ref} {status.value}", status=status.value), row)
 
     def note(self) -> None:
         self._text_action(title="Note on {ref}", prompt="What happened, what you saw, what you did:",
-                          done="Note added to {ref}", call=lambda row, me, text: commands.add_note(
-                              self._uow, actor_id=me.id, incident_id=row.id, text=text))
+                          command="add_note", label="Note on {ref}: {text}", argument="text", versioned=False)
 
     def next_action(self) -> None:
         self._text_action(title="Next action on {ref}", prompt="What happens next, and who does it:",
-                          done="Next action set on {ref}", call=lambda row, me, text: commands.set_next_action(
-                              self._uow, actor_id=me.id, incident_id=row.id, text=text, expected_version=row.version))
+                          command="set_next_action", label="Next action on {ref}: {text}", argument="text")
 
     def resolve(self) -> None:
         self._text_action(title="Resolve {ref}", prompt="What fixed it? (goes on the timeline and the record)",
-                          done="Resolved {ref}", call=lambda row, me, text: commands.resolve(
-                              self._uow, actor_id=me.id, incident_id=row.id, summary=text, expected_version=row.version))
+                          command="resolve", label="Resolve {ref}: {text}", argument="summary")
 
     def declare(self) -> None:
         me = self.operator
@@ -153,10 +154,11 @@ class IncidentActions(QObject):
         dialog = NewIncidentDialog(services=self.services, parent=self._parent)
 
         def submit() -> None:
-            values = dict(title=dialog.title_text(), severity=dialog.severity(), service_id=dialog.service_id(),
-                          customer_impact=dialog.impact_text())
-            self._submit(f"Incident declared: {values['title']}", None, lambda: commands.open_incident(
-                self._uow, actor_id=me.id, commander_id=me.id, **values))
+            title = dialog.title_text()
+            self._submit(CommandRequest(
+                command="open_incident", label=f"Declare: {title}",
+                args={"actor_id": me.id, "commander_id": me.id, "title": title, "severity": dialog.severity().value,
+                      "service_id": dialog.service_id(), "customer_impact": dialog.impact_text()}), None)
 
         self.show_dialog(dialog, submit)
 
@@ -165,7 +167,17 @@ class IncidentActions(QObject):
     def _target(self) -> tuple[IncidentRow | None, PersonRef]:
         return self.current, self.operator  # type: ignore[return-value]
 
-    def _pick_person(self, role: str, command: Callable[..., Changes], argument: str) -> None:
+    def _request(self, command: str, row: IncidentRow, label: str, *, versioned: bool = True,
+                 **args: object) -> CommandRequest:
+        """Describe an action on an incident as data, with the version and state the operator saw."""
+        base: dict[str, object] = {"actor_id": self.operator.id, "incident_id": row.id}  # type: ignore[union-attr]
+        if versioned:
+            base["expected_version"] = row.version
+        seen = {"version": row.version, "severity": row.severity.value, "status": theme.STATUS_LABEL[row.status],
+                "owner": row.owner}
+        return CommandRequest(command=command, args={**base, **args}, label=label, incident_id=row.id, seen=seen)
+
+    def _pick_person(self, role: str, command: str, argument: str) -> None:
         row, me = self._target()
         if not row:
             return
@@ -175,15 +187,13 @@ class IncidentActions(QObject):
         def submit() -> None:
             person_id = dialog.person_id()
             name = next((p.name for p in self.roster if p.id == person_id), "?")
-            self._submit(f"{name} is {role} of {row.ref}", row, lambda: command(
-                self._uow, actor_id=me.id, incident_id=row.id, expected_version=row.version,
-                **{argument: person_id}))
+            self._submit(self._request(command, row, f"{name} as {role} of {row.ref}", **{argument: person_id}), row)
 
         self.show_dialog(dialog, submit)
 
-    def _text_action(self, *, title: str, prompt: str, done: str,
-                     call: Callable[[IncidentRow, PersonRef, str], Changes]) -> None:
-        """Ask for a text about the selected incident, then run the command with it."""
+    def _text_action(self, *, title: str, prompt: str, command: str, label: str, argument: str,
+                     versioned: bool = True) -> None:
+        """Ask for a text about the selected incident, then send the command with it."""
         row, me = self._target()
         if not row:
             return
@@ -191,7 +201,9 @@ class IncidentActions(QObject):
 
         def submit() -> None:
             text = dialog.text()  # read on the GUI thread now: the dialog is gone by the time the writer runs
-            self._submit(done.format(ref=row.ref), row, lambda: call(row, me, text), entered=text)
+            short = text if len(text) <= 60 else text[:57] + "…"
+            self._submit(self._request(command, row, label.format(ref=row.ref, text=short), versioned=versioned,
+                                       **{argument: text}), row)
 
         self.show_dialog(dialog, submit)
 
@@ -207,32 +219,49 @@ class IncidentActions(QObject):
             self.active_dialog = None
         dialog.deleteLater()
 
-    def _submit(self, done_text: str, row: IncidentRow | None, call: Callable[[], Changes], *,
-                entered: str = "") -> None:
+    def _submit(self, request: CommandRequest, row: IncidentRow | None) -> None:
+        if self._offline():
+            # Not refused, not faked: kept on disk, sent in order when the database is back.
+            self._keep(request)
+            return
         if row is not None:
             # Hold this incident's actions until its new version is on screen: a second quick action would
             # otherwise carry the old version and conflict with the operator's own first one.
             self._settling[row.id] = _IN_FLIGHT
             self.update_enabled()
-        self._runner.write(call, on_done=lambda changes: self._on_command_done(changes, done_text, row),
-                           on_error=lambda error: self._on_command_error(error, row, entered))
+        self._runner.write(lambda: run_request(self._uow, request=request),
+                           on_done=lambda changes: self._on_command_done(changes, request, row),
+                           on_error=lambda error: self._on_command_error(error, request, row))
 
-    def _on_command_done(self, changes: Changes, done_text: str, row: IncidentRow | None) -> None:
+    def _keep(self, request: CommandRequest) -> None:
+        self._outbox.keep(request)
+        self.command_kept.emit(request.label)
+
+    def _on_command_done(self, changes: Changes, request: CommandRequest, row: IncidentRow | None) -> None:
         if row is not None:
             self._settling.pop(row.id, None)
             self._settling.update(dict(changes.versions))
             self.set_current(self.current)  # the fresh row may already be here
-        self.command_succeeded.emit(changes, done_text)
+        self.command_succeeded.emit(changes, request.label)
 
-    def _on_command_error(self, error: BaseException, row: IncidentRow | None, entered: str) -> None:
+    def _on_command_error(self, error: BaseException, request: CommandRequest, row: IncidentRow | None) -> None:
         if row is not None:
             self._settling.pop(row.id, None)
             self.update_enabled()
+        if isinstance(error, DatabaseUnavailable):
+            # It may or may not have committed before the line dropped; its idempotency key settles that on replay.
+            self._keep(request)
+            return
+        if isinstance(error, Conflict):
+            # One wins, this one is told: held with what the operator saw, to redo on the current state or drop.
+            self._outbox.keep(request, state=EntryState.NEEDS_DECISION, reason=str(error))
+            self.command_failed.emit(str(error))
+            return
         message = str(error) if isinstance(error, ConsoleError) else f"Unexpected error: {error}"
         self.command_failed.emit(message)
-        box = QMessageBox(QMessageBox.Icon.Warning, "Conflict" if isinstance(error, Conflict) else "Not done",
-                          message, QMessageBox.StandardButton.Ok, self._parent)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Not done", message, QMessageBox.StandardButton.Ok, self._parent)
         box.setObjectName("CommandErrorBox")
+        entered = next((str(request.args[k]) for k in ("text", "summary", "reason") if request.args.get(k)), "")
         if entered:
             # Nothing the operator typed is lost: show it, selectable, to copy into a retry.
             box.setInformativeText(f"What you entered was not saved:\n\n{entered}")

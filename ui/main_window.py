@@ -14,12 +14,15 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSizePolicy, QTo
 from console.changes import Changes
 from console.dto import ConsoleInfo, FeedBatch, IncidentDetail, PersonRef, QueueSnapshot
 from console.queries import Reader
+from console.sync.outbox import Outbox
 from console.uow import UnitOfWork
 from ui.actions import IncidentActions
 from ui.demo_driver import DemoDriver
 from ui.detail_panel import IncidentDetailPanel
 from ui.dialogs import PersonPickerDialog
 from ui.feed import ChangeFeed
+from ui.outbox_controller import OutboxController
+from ui.pending_panel import PendingPanel
 from ui.queue_model import QueueModel
 from ui.queue_panel import QueuePanel
 from ui.status_bar import ConsoleStatusBar
@@ -37,7 +40,7 @@ class MainWindow(QMainWindow):
     operator_changed = Signal(object)  # PersonRef
     info_loaded = Signal(object)  # ConsoleInfo
 
-    def __init__(self, *, reader: Reader, uow: UnitOfWork, runner: TaskRunner, settings: QSettings,
+    def __init__(self, *, reader: Reader, uow: UnitOfWork, runner: TaskRunner, settings: QSettings, outbox: Outbox,
                  demo_feed: bool = True, feed_interval_ms: int = 2000, demo_interval_ms: tuple[int, int] = (2000, 5000),
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -56,8 +59,11 @@ class MainWindow(QMainWindow):
         self.queue_model = QueueModel(self)
         self.queue_panel = QueuePanel(self.queue_model)
         self.detail_panel = IncidentDetailPanel()
-        self.actions_ = IncidentActions(runner=runner, uow=uow, parent_widget=self)
         self.feed = ChangeFeed(reader, runner, interval_ms=feed_interval_ms, parent=self)
+        self.outbox = OutboxController(outbox=outbox, runner=runner, uow=uow, parent=self)
+        self.pending_panel = PendingPanel()
+        self.actions_ = IncidentActions(runner=runner, uow=uow, outbox=self.outbox,
+                                        offline=lambda: not self.feed.healthy, parent_widget=self)
         self.status = ConsoleStatusBar(self)
         self.setStatusBar(self.status)
         self.status.set_operator(None)
@@ -79,6 +85,9 @@ class MainWindow(QMainWindow):
         self.setDockNestingEnabled(True)
         self.queue_dock = self._dock("Severity queue", "QueueDock", self.queue_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.detail_dock = self._dock("Incident", "DetailDock", self.detail_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.pending_dock = self._dock("Pending actions", "PendingDock", self.pending_panel,
+                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.pending_dock.hide()
         self.resizeDocks([self.queue_dock, self.detail_dock], [1050, 550], Qt.Orientation.Horizontal)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -102,7 +111,7 @@ class MainWindow(QMainWindow):
             incident_menu.addSeparator() if name is None else incident_menu.addAction(actions[name])
         incident_menu.addAction(actions["commander"])
         view_menu = self.menuBar().addMenu("&View")
-        for dock, key in ((self.queue_dock, "Ctrl+1"), (self.detail_dock, "Ctrl+2")):
+        for dock, key in ((self.queue_dock, "Ctrl+1"), (self.detail_dock, "Ctrl+2"), (self.pending_dock, "Ctrl+3")):
             toggle = dock.toggleViewAction()
             toggle.setShortcut(QKeySequence(key))
             view_menu.addAction(toggle)
@@ -135,6 +144,14 @@ class MainWindow(QMainWindow):
         self.runner.failed.connect(lambda message: self.status.showMessage(f"⚠ {message}", 10000))
         self.runner.busy_changed.connect(self.status.set_pending)
         self.detail_dock.visibilityChanged.connect(self._on_detail_dock_visibility_changed)
+        self.feed.health_changed.connect(self._on_feed_health_changed)
+        self.actions_.command_kept.connect(self._on_actions_command_kept)
+        self.outbox.changed.connect(self._on_outbox_changed)
+        self.outbox.applied.connect(self._on_outbox_applied)
+        self.outbox.decision_needed.connect(self._on_outbox_decision_needed)
+        self.pending_panel.current_wanted.connect(self._on_pending_panel_current_wanted)
+        self.pending_panel.redo_requested.connect(lambda key, version: self.outbox.redo(key, version=version))
+        self.pending_panel.discard_requested.connect(self.outbox.discard)
 
     # --- start-up and identity ---------------------------------------------------------------------
 
@@ -188,6 +205,8 @@ class MainWindow(QMainWindow):
     # --- live data -----------------------------------------------------------------------------------
 
     def _on_feed_loaded(self, snapshot: QueueSnapshot) -> None:
+        self._on_outbox_changed()  # actions kept before a restart are shown, then sent
+        self.outbox.replay_pending()
         self.queue_model.set_now(self.reader.clock.now())
         self.queue_model.load(snapshot.rows)
         if self.queue_model.rowCount() and self.queue_panel.selected_id() is None:
@@ -247,10 +266,42 @@ class MainWindow(QMainWindow):
         if changes.created_incident is not None:
             self._select_when_present = changes.created_incident
 
+    # --- kept actions (the outbox) ---------------------------------------------------------------------
+
+    def _on_feed_health_changed(self, problem: str) -> None:
+        if not problem:
+            self.outbox.replay_pending()
+
+    def _on_actions_command_kept(self, label: str) -> None:
+        self.status.showMessage(f"⧗ Kept on this machine, sent when the database is back: {label}", 15000)
+        self.pending_dock.show()
+
+    def _on_outbox_changed(self) -> None:
+        self.pending_panel.show_entries(self.outbox.entries())
+        self.queue_model.set_pending(self.outbox.incidents_with_kept_actions())
+        self.status.set_kept(len(self.outbox.entries()))
+        if not self.outbox.entries():
+            self.pending_dock.hide()
+
+    def _on_outbox_applied(self, changes: Changes, label: str) -> None:
+        self.status.showMessage(f"Sent from the outbox: {label}", 8000)
+        self._on_actions_command_succeeded(changes, label)
+
+    def _on_outbox_decision_needed(self, label: str) -> None:
+        self.status.showMessage(f"⚠ Needs your decision (Pending actions): {label}", 15000)
+        self.pending_dock.show()
+        self.pending_dock.raise_()
+
+    def _on_pending_panel_current_wanted(self, incident_id: int) -> None:
+        self.runner.read(lambda: self.reader.incident_row(incident_id=incident_id),
+                         on_done=lambda row: self.pending_panel.show_current(row, incident_id))
+
     def _on_ticker_timeout(self) -> None:
         self.queue_model.set_now(self.reader.clock.now())
         self.queue_panel.update_header()
         self.feed.check_stalled()
+        if self.feed.healthy and self.feed.cursor is not None and self.outbox.pending_count():
+            self.outbox.replay_pending()
         self.status.update_feed(self.feed.last_success)
         self._update_offline_banner()
 

@@ -47,6 +47,8 @@ class QueueModel(ColumnsTableModel):
         self._severity_counts: Counter[Severity] = Counter()
         # Unacknowledged rows and their deadlines, so breaches are counted without scanning the whole queue.
         self._awaiting: dict[int, float] = {}
+        # Incidents with actions kept in the outbox (not yet in the database): marked, never faked.
+        self._pending: set[int] = set()
         self._sev_fg = {s: QBrush(QColor(c)) for s, c in theme.SEVERITY_COLOR.items()}
         self._breach_bg = QBrush(QColor(theme.BREACH_BG))
         self._breach_fg = QBrush(QColor(theme.BREACH_FG))
@@ -98,7 +100,7 @@ class QueueModel(ColumnsTableModel):
         if column == COL_SEVERITY:
             return theme.severity_text(row.severity)
         if column == COL_ID:
-            return row.ref
+            return f"⧗ {row.ref}" if row.id in self._pending else row.ref
         if column == COL_TITLE:
             return row.title
         if column == COL_SERVICE:
@@ -139,6 +141,15 @@ class QueueModel(ColumnsTableModel):
 
     def breached_count(self) -> int:
         return sum(1 for deadline in self._awaiting.values() if deadline < self._now_ts)
+
+    def set_pending(self, incident_ids: set[int]) -> None:
+        """Mark the incidents that have actions waiting in the outbox."""
+        changed = self._pending ^ incident_ids
+        self._pending = set(incident_ids)
+        for incident_id in changed:
+            position = self.position_of(incident_id)
+            if position is not None:
+                self.dataChanged.emit(self.index(position, COL_ID), self.index(position, COL_ID))
 
     def set_now(self, now: datetime) -> None:
         """Move the model's notion of now and repaint the time columns (the view repaints visible rows only)."""

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QApplication
 
 from console.dto import PersonRole
 from console.queries import Reader
+from console.sync.outbox import Outbox
 from console.uow import UnitOfWork
 from ui.app import create_application
 from ui.main_window import MainWindow
@@ -24,7 +25,9 @@ def render_main_window(*, reader: Reader, uow: UnitOfWork, user: str | None, siz
     with tempfile.TemporaryDirectory() as settings_dir:
         # A throwaway settings file: a screenshot must not change the operator's saved layout or identity.
         settings = QSettings(str(Path(settings_dir) / "screenshot.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(reader=reader, uow=uow, runner=runner, settings=settings, demo_feed=False)
+        # Its own empty outbox too: a picture must never send actions an operator kept on this machine.
+        window = MainWindow(reader=reader, uow=uow, runner=runner, settings=settings, demo_feed=False,
+                            outbox=Outbox(Path(settings_dir) / "outbox.jsonl"))
         window.resize(*size)
         window.info_loaded.connect(lambda info: window.operator or window.set_operator(_default_operator(info, user)))
         window.show()

@@ -15,7 +15,8 @@ class ConsoleStatusBar(QStatusBar):
         self.database_label = QLabel("", objectName="DatabaseLabel")
         self.feed_label = QLabel("connecting…", objectName="FeedLabel")
         self.pending_label = QLabel("", objectName="PendingLabel")
-        for label in (self.pending_label, self.feed_label, self.database_label, self.operator_label):
+        self.kept_label = QLabel("", objectName="KeptLabel")
+        for label in (self.kept_label, self.pending_label, self.feed_label, self.database_label, self.operator_label):
             # Status text may be cut short on a narrow window, but it must never make the window wider.
             label.setMinimumWidth(1)
             label.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
@@ -28,6 +29,9 @@ class ConsoleStatusBar(QStatusBar):
     def set_database(self, text: str) -> None:
         self.database_label.setText(text)
         self.database_label.setToolTip(text)
+
+    def set_kept(self, count: int) -> None:
+        self.kept_label.setText(f"⧗ {count} kept on this machine" if count else "")
 
     def set_pending(self, count: int) -> None:
         self.pending_label.setText(f"working… ({count})" if count else "")
