@@ -65,7 +65,8 @@ def open_console_database(url: str | None):  # type: ignore[no-untyped-def]
     from console.schema import ensure_usable
 
     embedded = url is None
-    db = open_database(url or default_database_url(), create_parent=embedded, must_exist=not embedded)
+    db = open_database(_with_stored_password(url) if url else default_database_url(), create_parent=embedded,
+                       must_exist=not embedded)
     # The console upgrades SQLite files itself; a shared PostgreSQL database is upgraded deliberately (db upgrade).
     ensure_usable(db, auto_upgrade=db.backend == "sqlite")
     if embedded:
@@ -82,6 +83,20 @@ def open_console_database(url: str | None):  # type: ignore[no-untyped-def]
     return db, SystemClock()
 
 
+def _with_stored_password(url: str) -> str:
+    """Add the password remembered in the OS keyring to a PostgreSQL URL given without one."""
+    from console.db import parse_url
+
+    parsed = parse_url(url)
+    if parsed.get_backend_name() != "postgresql" or parsed.password or not parsed.username or not parsed.host:
+        return url
+    from console.credentials import PasswordStore
+
+    password = PasswordStore().get(user=parsed.username, host=parsed.host, port=parsed.port or 5432,
+                                   database=parsed.database or "")
+    return parsed.set(password=password).render_as_string(hide_password=False) if password else url
+
+
 def require_organisation(db, *, user: str | None) -> None:  # type: ignore[no-untyped-def]
     """Refuse to open a console on a database with nobody in it, or for a user who is not in the roster."""
     from console.errors import NotFound
@@ -96,38 +111,27 @@ def require_organisation(db, *, user: str | None) -> None:  # type: ignore[no-un
 
 
 def run_console(args: argparse.Namespace, *, log_file: Path) -> int:
-    from console.queries import Reader
-    from console.uow import UnitOfWork
-
     db, clock = open_console_database(getattr(args, "db", None))
     user = getattr(args, "user", None)
     require_organisation(db, user=user)
 
+    from platformdirs import user_data_path
     from PySide6.QtCore import QSettings
 
-    from ui.app import create_application, install_exception_dialog
-    from ui.main_window import MainWindow
-    from ui.tasks import TaskRunner
-
-    from platformdirs import user_data_path
-
     from console.db import APP_NAME
-    from console.sync.outbox import Outbox, outbox_path
+    from ui.app import create_application, install_exception_dialog
+    from ui.workspace import Workspace
 
     app = create_application(sys.argv[:1])
-    runner = TaskRunner()
-    # Actions kept while the database was unreachable live beside the app's data, one file per database.
-    outbox = Outbox(outbox_path(data_dir=user_data_path(APP_NAME, appauthor=False), database=db.display_url))
-    window = MainWindow(reader=Reader(db, clock), uow=UnitOfWork(db, clock), runner=runner, settings=QSettings(),
-                        outbox=outbox, demo_feed=not args.no_demo_feed)
-    install_exception_dialog(parent=window, log_file=str(log_file))
+    # Kept actions (the outbox) live beside the app's data, one file per database.
+    workspace = Workspace(clock=clock, settings=QSettings(), data_dir=user_data_path(APP_NAME, appauthor=False),
+                          demo_feed=not args.no_demo_feed)
+    install_exception_dialog(parent=None, log_file=str(log_file))
     if os.environ.get("ICC_EXIT_AFTER_FIRST_PAINT"):
-        _exit_after_first_paint(app, window)
-    window.show()
-    window.start(operator_handle=user)
+        workspace.on_switched = lambda window: _exit_after_first_paint(app, window)
+    workspace.open(db, operator_handle=user)
     status = app.exec()
-    runner.shutdown()
-    db.dispose()
+    workspace.shutdown()
     return status
 
 

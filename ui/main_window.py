@@ -38,6 +38,7 @@ TOOLBAR_ACTIONS = ("acknowledge", "take", "assign", "severity", "mitigating", "m
 
 class MainWindow(QMainWindow):
     operator_changed = Signal(object)  # PersonRef
+    connect_requested = Signal()
     info_loaded = Signal(object)  # ConsoleInfo
 
     def __init__(self, *, reader: Reader, uow: UnitOfWork, runner: TaskRunner, settings: QSettings, outbox: Outbox,
@@ -104,8 +105,13 @@ class MainWindow(QMainWindow):
         self.switch_operator_action.triggered.connect(self.choose_operator)
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
+        self.connect_action = QAction("&Connect to shared database…", self, objectName="action_connect",
+                                      shortcut=QKeySequence("Ctrl+Shift+O"))
+        self.connect_action.triggered.connect(self.connect_requested)
         file_menu = self.menuBar().addMenu("&File")
-        file_menu.addActions([self.switch_operator_action, quit_action])
+        file_menu.addActions([self.connect_action, self.switch_operator_action])
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
         incident_menu = self.menuBar().addMenu("&Incident")
         for name in TOOLBAR_ACTIONS:
             incident_menu.addSeparator() if name is None else incident_menu.addAction(actions[name])
