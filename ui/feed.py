@@ -47,7 +47,7 @@ class ChangeFeed(QObject):
         self._watch_error = ""
         self._stalled = False
         self._slow = QTimer(self, interval=interval_ms)
-        self._slow.timeout.connect(self.poll_now)
+        self._slow.timeout.connect(self._on_slow_timeout)
         self._coalesce = QTimer(self, singleShot=True, interval=COALESCE_MS)
         self._coalesce.timeout.connect(self.poll_now)
         self._retry = QTimer(self, singleShot=True)
@@ -104,6 +104,11 @@ class ChangeFeed(QObject):
     def _begin(self) -> None:
         self._in_flight_since = time.monotonic()
 
+    def _on_slow_timeout(self) -> None:
+        # While offline the backoff timer alone retries; polling every 2 s regardless would defeat it.
+        if not self._read_error:
+            self.poll_now()
+
     def _on_watcher_woken(self) -> None:
         if not self._coalesce.isActive():
             self._coalesce.start()
@@ -112,6 +117,13 @@ class ChangeFeed(QObject):
         self._watch_error = message
         if message and self.healthy:
             self.poll_now()  # find out now whether the database itself is gone, not in 2 s
+        elif not message and not self.healthy:
+            self.retry_now()  # the watcher got through: the database is probably back
+
+    def retry_now(self) -> None:
+        """Try the database again at once instead of waiting for the backoff."""
+        self._retry.stop()
+        self.poll_now()
 
     def _on_queue_loaded(self, snapshot: QueueSnapshot) -> None:
         self.cursor = snapshot.cursor

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSizePolicy, QToolBar, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QPushButton, QSizePolicy, QToolBar, QWidget
 
 from console.changes import Changes
 from console.dto import ConsoleInfo, FeedBatch, IncidentDetail, PersonRef, QueueSnapshot
@@ -134,6 +134,9 @@ class MainWindow(QMainWindow):
         # Its own row, above everything it concerns, so it cannot be missed.
         self.offline_bar = QToolBar("Connection", self, objectName="OfflineToolBar", movable=False)
         self.offline_bar.addWidget(self.offline_banner)
+        self.retry_button = QPushButton("Retry now", objectName="RetryButton")
+        self.retry_button.clicked.connect(self.feed.retry_now)
+        self.offline_bar.addWidget(self.retry_button)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.offline_bar)
         self.offline_bar.setVisible(False)
 
