@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,6 +21,8 @@ APP_NAME = "incident-console"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 PG_CONNECT_TIMEOUT_S = 5
 _WRITE_OPTION = "console_write"
+# A silently dropped network (no reset) is noticed in seconds, not after the kernel's two-hour default.
+_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2}
 
 
 def default_database_path() -> Path:
@@ -43,6 +45,7 @@ class Database:
     url: URL
     _reader: sessionmaker[Session] = field(repr=False)
     _writer: sessionmaker[Session] = field(repr=False)
+    _feed: Engine = field(repr=False)
 
     @property
     def backend(self) -> str:
@@ -61,8 +64,17 @@ class Database:
         """Return a session whose transaction takes the write lock at BEGIN on SQLite."""
         return self._writer()
 
+    def feed_connection(self) -> Connection:
+        """Return a connection for the change feed's single-statement reads: autocommit, no pre-ping.
+
+        The feed reads on every commit anyone makes; a BEGIN/ROLLBACK pair and a ping each time would triple
+        its round trips. A dead connection shows as a failed read, which the feed handles itself.
+        """
+        return self._feed.connect()
+
     def dispose(self) -> None:
         self.engine.dispose()
+        self._feed.dispose()
 
 
 def parse_url(raw: str) -> URL:
@@ -101,7 +113,7 @@ def open_database(raw_url: str, *, create_parent: bool = False, must_exist: bool
     else:
         engine = create_engine(
             url,
-            connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S, "application_name": APP_NAME},
+            connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S, "application_name": APP_NAME, **_KEEPALIVE},
             pool_pre_ping=True,
         )
     try:
@@ -124,7 +136,16 @@ def open_database(raw_url: str, *, create_parent: bool = False, must_exist: bool
         url=url,
         _reader=sessionmaker(reader_engine, expire_on_commit=False),
         _writer=sessionmaker(writer_engine, expire_on_commit=False),
+        _feed=_feed_engine(url, engine),
     )
+
+
+def _feed_engine(url: URL, engine: Engine) -> Engine:
+    if url.get_backend_name() != "postgresql":
+        return engine  # SQLite: a plain read outside BEGIN is already one snapshot, and no network to ping
+    return create_engine(url, pool_size=2, max_overflow=2, isolation_level="AUTOCOMMIT",
+                         connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S, "application_name": APP_NAME,
+                                       **_KEEPALIVE})
 
 
 def _sqlite_engine(url: URL, *, create_parent: bool) -> Engine:

@@ -1,10 +1,12 @@
 """Read-side: turn database state into frozen DTOs for the GUI. `Reader` is the handle the UI holds (no Session)."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Connection, Select, and_, func, or_, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from console.clock import Clock
@@ -20,7 +22,7 @@ from console.dto import (
     ServiceRef,
     TimelineItem,
 )
-from console.errors import NotFound
+from console.errors import DatabaseUnavailable, NotFound
 from console.oncall import on_call_for_team
 from console.sync.watch import PgNotifyWatcher, SqliteDataVersionWatcher, Watcher
 from models.audit import ChangeLogEntry, Meta
@@ -84,25 +86,40 @@ def incident_rows(session: Session, *, ids: Iterable[int]) -> list[IncidentRow]:
 
 
 def changes_since(
-    session: Session, *, cursor: int, recheck: frozenset[int] = frozenset(), limit: int = FEED_BATCH_LIMIT
+    conn: Connection, *, cursor: int, recheck: frozenset[int] = frozenset(), limit: int = FEED_BATCH_LIMIT
 ) -> FeedBatch:
-    """Return what changed after `cursor` (and any rows now present in `recheck`), with fresh incident rows."""
+    """Return what changed after `cursor` (and any rows now present in `recheck`), with fresh incident rows.
+
+    One statement: it sees one snapshot, so the rows always match the change-log entries read with them,
+    with no transaction around it and one round trip per read (ten consoles each read on every commit).
+    """
     past_cursor = ChangeLogEntry.seq > cursor
     where = or_(past_cursor, ChangeLogEntry.seq.in_(recheck)) if recheck else past_cursor
-    entries = session.execute(
-        select(ChangeLogEntry.seq, ChangeLogEntry.entity, ChangeLogEntry.entity_id)
+    query = (
+        select(ChangeLogEntry.seq, ChangeLogEntry.entity, ChangeLogEntry.entity_id, *_row_query().selected_columns)
+        .select_from(ChangeLogEntry)
+        .outerjoin(Incident, and_(ChangeLogEntry.entity == ChangeEntity.INCIDENT.value,
+                                  Incident.id == ChangeLogEntry.entity_id))
+        .outerjoin(Service, Service.id == Incident.service_id)
+        .outerjoin(_Owner, _Owner.id == Incident.owner_id)
         .where(where)
         .order_by(ChangeLogEntry.seq)
         .limit(limit)
-    ).all()
+    )
+    entries = conn.execute(query).all()
     if not entries:
         return FeedBatch(cursor=cursor, rows=(), incident_ids=frozenset(), other_entities=frozenset())
-    incident_ids = frozenset(e.entity_id for e in entries if e.entity == ChangeEntity.INCIDENT)
-    others = frozenset(e.entity for e in entries if e.entity != ChangeEntity.INCIDENT)
-    rows = tuple(incident_rows(session, ids=incident_ids))
+    incident_ids = frozenset(e[2] for e in entries if e[1] == ChangeEntity.INCIDENT)
+    others = frozenset(e[1] for e in entries if e[1] != ChangeEntity.INCIDENT)
+    latest = {e[3]: e[3:] for e in entries if e[3] is not None}  # an incident deleted since has no row: it goes
+    rows = tuple(
+        IncidentRow(id=r[0], title=r[1], severity=r[2], status=r[3], service=r[4], owner=r[5] or "",
+                    opened_at=r[6], ack_deadline=r[7], version=r[8])
+        for r in latest.values()
+    )
     return FeedBatch(
-        cursor=max(cursor, entries[-1].seq), rows=rows, incident_ids=incident_ids, other_entities=others,
-        more=len(entries) == limit, seqs=frozenset(e.seq for e in entries),
+        cursor=max(cursor, entries[-1][0]), rows=rows, incident_ids=incident_ids, other_entities=others,
+        more=len(entries) == limit, seqs=frozenset(e[0] for e in entries),
     )
 
 
@@ -197,6 +214,16 @@ def is_demo(session: Session) -> bool:
     return session.get(Meta, DEMO_KEY) is not None
 
 
+@contextmanager
+def _reachable(db: Database) -> Iterator[None]:
+    """Turn a lost connection into DatabaseUnavailable: expected while offline, not a fault with a traceback."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig and str(error.orig).strip() else "no answer"
+        raise DatabaseUnavailable(f"cannot read from {db.display_url}: {reason}") from None
+
+
 class Reader:
     """Runs queries in short read transactions; safe to call from any worker thread."""
 
@@ -206,7 +233,7 @@ class Reader:
 
     def info(self) -> ConsoleInfo:
         """Return what the window shows about the database and the organisation."""
-        with self._db.reader() as session:
+        with _reachable(self._db), self._db.reader() as session:
             return ConsoleInfo(
                 database=self._db.display_url,
                 backend=self._db.backend,
@@ -217,13 +244,13 @@ class Reader:
 
     def open_queue(self) -> QueueSnapshot:
         """Return the open queue with its cursor."""
-        with self._db.reader() as session:
+        with _reachable(self._db), self._db.reader() as session:
             return open_queue(session)
 
     def changes_since(self, *, cursor: int, recheck: frozenset[int] = frozenset()) -> FeedBatch:
         """Return what changed past the cursor, and any late rows in the sequence gaps to recheck."""
-        with self._db.reader() as session:
-            return changes_since(session, cursor=cursor, recheck=recheck)
+        with _reachable(self._db), self._db.feed_connection() as conn:
+            return changes_since(conn, cursor=cursor, recheck=recheck)
 
     def make_watcher(self, *, on_wake: Callable[[], None], on_state: Callable[[str], None]) -> Watcher:
         """Return a watcher that calls `on_wake` (from its own thread) soon after anyone commits a change."""
@@ -235,11 +262,11 @@ class Reader:
 
     def incident_row(self, *, incident_id: int) -> IncidentRow | None:
         """Return one incident's queue row as it is now, or None if it no longer exists."""
-        with self._db.reader() as session:
+        with _reachable(self._db), self._db.reader() as session:
             rows = incident_rows(session, ids=[incident_id])
             return rows[0] if rows else None
 
     def incident_detail(self, *, incident_id: int) -> IncidentDetail:
         """Return one incident in depth, as of now."""
-        with self._db.reader() as session:
+        with _reachable(self._db), self._db.reader() as session:
             return incident_detail(session, incident_id=incident_id, at=self.clock.now())

@@ -21,20 +21,22 @@ class TcpProxy:
             return {upstream.getsockname()[1] for _, upstream in self._pairs if upstream.fileno() != -1}
 
     def refuse_new(self) -> None:
-        """New connections are dropped at once; open ones carry on."""
-        self._accepting = False
+        """New connections are dropped at once; open ones carry on. No connection completes after this returns."""
+        with self._lock:
+            self._accepting = False
 
     def cut(self) -> None:
         """The network is gone: every open connection breaks and new ones are dropped."""
-        self._accepting = False
         with self._lock:
+            self._accepting = False
             pairs, self._pairs = self._pairs, []
         for pair in pairs:
             for sock in pair:
                 _close(sock)
 
     def restore(self) -> None:
-        self._accepting = True
+        with self._lock:
+            self._accepting = True
 
     def close(self) -> None:
         self.cut()
@@ -46,16 +48,18 @@ class TcpProxy:
                 client, _ = self._server.accept()
             except OSError:
                 return
-            if not self._accepting:
-                _close(client)
-                continue
-            try:
-                upstream = socket.create_connection(self._upstream, timeout=5)
-                upstream.settimeout(None)
-            except OSError:
-                _close(client)
-                continue
+            # Decide and connect under the lock: a connection accepted a moment before a cut must not come
+            # alive after it (a test taking a snapshot of our connections would miss it).
             with self._lock:
+                if not self._accepting:
+                    _close(client)
+                    continue
+                try:
+                    upstream = socket.create_connection(self._upstream, timeout=5)
+                    upstream.settimeout(None)
+                except OSError:
+                    _close(client)
+                    continue
                 self._pairs.append((client, upstream))
             for source, target in ((client, upstream), (upstream, client)):
                 threading.Thread(target=_pump, args=(source, target), daemon=True).start()
