@@ -1,4 +1,4 @@
-"""The hash-chained audit trail: append an entry inside a command's transaction, and verify the chain."""
+"""The hash-chained audit trail: chain a command's entries at the end of its transaction, and verify the chain."""
 from __future__ import annotations
 
 import hashlib
@@ -50,57 +50,43 @@ def entry_hash(
     return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
 
 
-def append_entry(
-    session: Session,
-    *,
-    at: datetime,
-    actor_id: int | None,
-    actor: str,
-    action: str,
-    subject_type: str,
-    subject_id: str,
-    before: dict[str, Any],
-    after: dict[str, Any],
-    prev_hash: str | None = None,
-) -> AuditEntry:
-    """Chain a new entry onto the newest one; call inside the transaction that makes the change.
+@dataclass(frozen=True)
+class PendingEntry:
+    """An audit entry a command has written but not yet chained: chaining waits for the end of the transaction."""
 
-    Pass `prev_hash` for the second and later entries of one transaction: they chain onto the first,
-    which is not yet flushed.
+    at: datetime
+    actor_id: int | None
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+def append_entries(session: Session, entries: list[PendingEntry]) -> None:
+    """Chain a transaction's entries onto the newest one; call last, just before the commit.
+
+    On PostgreSQL the chain is kept linear by a transaction advisory lock from here to the commit. Taking it
+    last keeps that window to four round trips: under load, commands queue on it, so its length caps how many
+    audited commands per second all consoles together can commit.
     """
-    if prev_hash is None:
-        if session.get_bind().dialect.name == "postgresql":
-            # Serialise appenders across consoles; released at commit or rollback.
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK})
-        prev = session.execute(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).scalar()
-        prev_hash = prev or GENESIS_HASH
-    # Microsecond precision is what both backends store; hash exactly what will be read back.
-    at = at.astimezone(timezone.utc)
-    before_text, after_text = canonical_json(before), canonical_json(after)
-    entry = AuditEntry(
-        at=at,
-        actor_id=actor_id,
-        actor=actor,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        before=before_text,
-        after=after_text,
-        prev_hash=prev_hash,
-        hash=entry_hash(
-            prev_hash=prev_hash,
-            at=at,
-            actor_id=actor_id,
-            actor=actor,
-            action=action,
-            subject_type=subject_type,
-            subject_id=subject_id,
-            before=before_text,
-            after=after_text,
-        ),
-    )
-    session.add(entry)
-    return entry
+    if not entries:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK})
+    prev_hash = session.execute(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).scalar() or GENESIS_HASH
+    for pending in entries:
+        # Microsecond precision is what both backends store; hash exactly what will be read back.
+        at = pending.at.astimezone(timezone.utc)
+        before_text, after_text = canonical_json(pending.before), canonical_json(pending.after)
+        digest = entry_hash(prev_hash=prev_hash, at=at, actor_id=pending.actor_id, actor=pending.actor,
+                            action=pending.action, subject_type=pending.subject_type, subject_id=pending.subject_id,
+                            before=before_text, after=after_text)
+        session.add(AuditEntry(at=at, actor_id=pending.actor_id, actor=pending.actor, action=pending.action,
+                               subject_type=pending.subject_type, subject_id=pending.subject_id, before=before_text,
+                               after=after_text, prev_hash=prev_hash, hash=digest))
+        prev_hash = digest
 
 
 @dataclass(frozen=True)

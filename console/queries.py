@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import Connection, Select, and_, func, or_, select
+from sqlalchemy import Connection, Select, and_, bindparam, func, or_, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, aliased, selectinload
 
@@ -85,17 +85,10 @@ def incident_rows(session: Session, *, ids: Iterable[int]) -> list[IncidentRow]:
     return _rows(session, _row_query().where(Incident.id.in_(id_list)))
 
 
-def changes_since(
-    conn: Connection, *, cursor: int, recheck: frozenset[int] = frozenset(), limit: int = FEED_BATCH_LIMIT
-) -> FeedBatch:
-    """Return what changed after `cursor` (and any rows now present in `recheck`), with fresh incident rows.
-
-    One statement: it sees one snapshot, so the rows always match the change-log entries read with them,
-    with no transaction around it and one round trip per read (ten consoles each read on every commit).
-    """
-    past_cursor = ChangeLogEntry.seq > cursor
-    where = or_(past_cursor, ChangeLogEntry.seq.in_(recheck)) if recheck else past_cursor
-    query = (
+def _feed_query(*, recheck: bool) -> Select:  # type: ignore[type-arg]
+    past_cursor = ChangeLogEntry.seq > bindparam("cursor")
+    where = or_(past_cursor, ChangeLogEntry.seq.in_(bindparam("recheck", expanding=True))) if recheck else past_cursor
+    return (
         select(ChangeLogEntry.seq, ChangeLogEntry.entity, ChangeLogEntry.entity_id, *_row_query().selected_columns)
         .select_from(ChangeLogEntry)
         .outerjoin(Incident, and_(ChangeLogEntry.entity == ChangeEntity.INCIDENT.value,
@@ -104,9 +97,28 @@ def changes_since(
         .outerjoin(_Owner, _Owner.id == Incident.owner_id)
         .where(where)
         .order_by(ChangeLogEntry.seq)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    entries = conn.execute(query).all()
+
+
+# Built once: every console runs this on every commit anyone makes, and building a statement afresh costs
+# SQLAlchemy more than the database spends answering it.
+_FEED = _feed_query(recheck=False)
+_FEED_WITH_RECHECK = _feed_query(recheck=True)
+
+
+def changes_since(
+    conn: Connection, *, cursor: int, recheck: frozenset[int] = frozenset(), limit: int = FEED_BATCH_LIMIT
+) -> FeedBatch:
+    """Return what changed after `cursor` (and any rows now present in `recheck`), with fresh incident rows.
+
+    One statement: it sees one snapshot, so the rows always match the change-log entries read with them,
+    with no transaction around it and one round trip per read (ten consoles each read on every commit).
+    """
+    if recheck:
+        entries = conn.execute(_FEED_WITH_RECHECK, {"cursor": cursor, "recheck": sorted(recheck), "limit": limit}).all()
+    else:
+        entries = conn.execute(_FEED, {"cursor": cursor, "limit": limit}).all()
     if not entries:
         return FeedBatch(cursor=cursor, rows=(), incident_ids=frozenset(), other_entities=frozenset())
     incident_ids = frozenset(e[2] for e in entries if e[1] == ChangeEntity.INCIDENT)

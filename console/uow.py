@@ -39,7 +39,7 @@ class Transaction:
         self.actor = actor
         self._touched: dict[tuple[ChangeEntity, int], None] = {}
         self._incidents: dict[int, Incident] = {}
-        self._last_hash: str | None = None
+        self.pending_audit: list[audit.PendingEntry] = []
         self.created_incident: int | None = None
 
     @property
@@ -54,20 +54,11 @@ class Transaction:
         self, *, action: AuditAction, subject_type: ChangeEntity, subject_id: int | str, before: dict[str, Any],
         after: dict[str, Any],
     ) -> None:
-        """Append a hash-chained audit entry for this change."""
-        entry = audit.append_entry(
-            self.session,
-            at=self.now,
-            actor_id=self.actor_id,
-            actor=self.actor_label,
-            action=action,
-            subject_type=subject_type,
-            subject_id=str(subject_id),
-            before=before,
-            after=after,
-            prev_hash=self._last_hash,
-        )
-        self._last_hash = entry.hash
+        """Record an audit entry for this change; it is hash-chained at the end of the transaction."""
+        self.pending_audit.append(audit.PendingEntry(
+            at=self.now, actor_id=self.actor_id, actor=self.actor_label, action=action, subject_type=subject_type,
+            subject_id=str(subject_id), before=before, after=after,
+        ))
 
     def timeline(self, incident: Incident, *, kind: TimelineKind, text: str) -> None:
         """Add an event to the incident's timeline at the time of this change."""
@@ -124,6 +115,9 @@ class UnitOfWork:
             # is updated once and its version moves by exactly one per command.
             with session.no_autoflush:
                 yield tx
+            # The change first (row locks only), then the audit chain under its lock, then commit at once.
+            session.flush()
+            audit.append_entries(session, tx.pending_audit)
             session.commit()
         except StaleDataError:
             session.rollback()

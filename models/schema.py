@@ -4,8 +4,7 @@ from models.base import Base
 
 metadata = Base.metadata
 
-# One advisory lock key on PostgreSQL serialises audit appends and change-log writes, so that change-log
-# sequence order is commit order (a reader never skips a row that commits late).
+# The advisory lock key on PostgreSQL that keeps the audit chain linear across consoles.
 PG_WRITE_LOCK = 0x1CA0D17
 
 # The newest Alembic revision this code knows. tests/test_migrations.py checks it equals the script head.

@@ -8,6 +8,7 @@ in case such a row commits late. When reads fail the feed says so and retries wi
 """
 from __future__ import annotations
 
+import threading
 import time
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -17,8 +18,13 @@ from console.queries import Reader
 from ui.tasks import TaskRunner
 
 COALESCE_MS = 2
+# Under load, reads start at least this far apart: one read then carries a burst of commits instead of each
+# console reading once per commit (ten consoles reading 400 times a second starved the writers on two cores).
+MIN_READ_SPACING_S = 0.015
 SLOW_POLL_MS = 2000
-GAP_RECHECK_S = 10.0
+# A smaller sequence number can commit after a larger one (numbers are handed out at write, not commit):
+# a missing one is looked for again this long before it is taken for a rolled-back transaction.
+GAP_RECHECK_S = 120.0
 STALL_S = 2.0
 BACKOFF_MAX_S = 15.0
 
@@ -41,6 +47,7 @@ class ChangeFeed(QObject):
         self.next_retry: float | None = None  # monotonic, while offline
         self._gaps: dict[int, float] = {}  # sequence number -> monotonic time to stop waiting for it
         self._in_flight_since: float | None = None
+        self._last_read_start = 0.0
         self._again = False
         self._failures = 0
         self._read_error = ""
@@ -54,7 +61,10 @@ class ChangeFeed(QObject):
         self._retry.timeout.connect(self.poll_now)
         self._woken.connect(self._on_watcher_woken)
         self._watcher_state.connect(self._on_watcher_state)
-        self._watcher = reader.make_watcher(on_wake=self._woken.emit, on_state=self._watcher_state.emit) if watch else None
+        # Set by the watcher's thread, cleared when a read starts: one wake-up per read, not one per commit
+        # (a cross-thread signal per notification cost ten consoles a good part of a core in a burst).
+        self._wake_pending = threading.Event()
+        self._watcher = reader.make_watcher(on_wake=self._wake, on_state=self._watcher_state.emit) if watch else None
 
     @property
     def healthy(self) -> bool:
@@ -101,8 +111,15 @@ class ChangeFeed(QObject):
             self._stalled = stalled
             self.health_changed.emit(self.problem)
 
+    def _wake(self) -> None:
+        """Called on the watcher's thread for every notification."""
+        if not self._wake_pending.is_set():
+            self._wake_pending.set()
+            self._woken.emit()
+
     def _begin(self) -> None:
-        self._in_flight_since = time.monotonic()
+        self._wake_pending.clear()  # whatever woke us before this point is covered by this read
+        self._in_flight_since = self._last_read_start = time.monotonic()
 
     def _on_slow_timeout(self) -> None:
         # While offline the backoff timer alone retries; polling every 2 s regardless would defeat it.
@@ -110,8 +127,11 @@ class ChangeFeed(QObject):
             self.poll_now()
 
     def _on_watcher_woken(self) -> None:
-        if not self._coalesce.isActive():
-            self._coalesce.start()
+        if self._coalesce.isActive():
+            return
+        since_last = time.monotonic() - self._last_read_start
+        wait_s = max(COALESCE_MS / 1000, MIN_READ_SPACING_S - since_last)
+        self._coalesce.start(int(wait_s * 1000))
 
     def _on_watcher_state(self, message: str) -> None:
         self._watch_error = message

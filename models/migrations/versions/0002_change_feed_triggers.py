@@ -5,10 +5,11 @@ Revises: 0001
 Create Date: 2026-11-27
 
 Triggers, not application code, write the change log, so that a change made by any client (another console,
-a script, a psql session) reaches every console. On PostgreSQL the trigger first takes the same transaction
-advisory lock the audit chain uses: change-log sequence numbers are then handed out in commit order, and a
-reader that has seen sequence n can never later meet a smaller one committing late. A statement trigger on
-the change log sends an empty NOTIFY; PostgreSQL folds identical notifications of one transaction into one.
+a script, a psql session) reaches every console. Sequence numbers are handed out when a row is written, not
+when it commits, so a smaller number can commit after a larger one; readers keep such gaps and look again
+(ui/feed.py). No lock is taken here: a psql session left open must not stall every console's writes.
+A statement trigger on the change log sends an empty NOTIFY; PostgreSQL folds identical notifications of one
+transaction into one.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -20,7 +21,6 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-PG_WRITE_LOCK = 0x1CA0D17  # models.schema.PG_WRITE_LOCK at the time of this migration
 CHANNEL = "icc_change"
 
 # table -> (change-log entity, column holding the entity id; None means "the organisation", id 0)
@@ -66,13 +66,12 @@ def downgrade() -> None:
 
 
 def _postgresql_up() -> None:
-    op.execute(f"""
+    op.execute("""
         CREATE OR REPLACE FUNCTION icc_log_change() RETURNS trigger LANGUAGE plpgsql AS $$
         DECLARE
             row_data jsonb;
             entity_id integer;
         BEGIN
-            PERFORM pg_advisory_xact_lock({PG_WRITE_LOCK});
             IF TG_ARGV[1] = '' THEN
                 entity_id := 0;
             ELSE
