@@ -127,8 +127,10 @@ class FeedBatch:
     other_entities: frozenset[str]
     # True when the batch stopped at its size limit and more changes are waiting.
     more: bool = False
-    # The change-log sequence numbers read, so the feed can tell gaps (a row that may still commit) from rows.
-    seqs: frozenset[int] = frozenset()
+    # Sequence numbers up to `cursor` that were not there (rolled back, or still to commit: look again), and
+    # earlier missing ones that have now turned up.
+    missing: frozenset[int] = frozenset()
+    rechecked: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

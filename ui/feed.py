@@ -152,8 +152,7 @@ class ChangeFeed(QObject):
         self._finish()
 
     def _on_batch_read(self, batch: FeedBatch) -> None:
-        previous = self.cursor or 0
-        self._track_gaps(previous, batch)
+        self._track_gaps(batch)
         self.cursor = batch.cursor
         self._succeeded()
         if batch.incident_ids or batch.other_entities:
@@ -161,13 +160,12 @@ class ChangeFeed(QObject):
         self._again = self._again or batch.more
         self._finish()
 
-    def _track_gaps(self, previous: int, batch: FeedBatch) -> None:
+    def _track_gaps(self, batch: FeedBatch) -> None:
         now = time.monotonic()
-        for seq in batch.seqs:
+        for seq in batch.rechecked:
             self._gaps.pop(seq, None)
-        for seq in range(previous + 1, batch.cursor):
-            if seq not in batch.seqs:
-                self._gaps[seq] = now + GAP_RECHECK_S  # rolled back, or still to commit: look again for a while
+        for seq in batch.missing:
+            self._gaps[seq] = now + GAP_RECHECK_S  # rolled back, or still to commit: look again for a while
         for seq in [s for s, until in self._gaps.items() if until < now]:
             del self._gaps[seq]
 
