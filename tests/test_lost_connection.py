@@ -85,7 +85,7 @@ def test_lost_network_banner_outbox_reconnect_replay_and_catch_up(console, proxy
 
     _press_acknowledge(qtbot, window, incident)  # not refused, not faked: kept
     qtbot.waitUntil(lambda: window.pending_panel.model.rowCount() == 1, timeout=WAIT)
-    assert window.queue_model.data(window.queue_model.index(window.queue_model.position_of(incident), 1)).startswith("⧗")
+    assert window.queue_model.data(window.queue_model.index(window.queue_model.position_of(incident), 1)).startswith("◔")
     assert _acks(db, incident) == 0
     # Meanwhile the rest of the war room carries on.
     missed = commands.open_incident(uow, actor_id=org.bob, title="Opened while we were away", severity="SEV1",

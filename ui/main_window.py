@@ -70,7 +70,7 @@ class MainWindow(QMainWindow):
         self.status.set_operator(None)
         self.demo_banner = QLabel(DEMO_TEXT, objectName="DemoBanner")
         self.demo_banner.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.offline_banner = QLabel("", objectName="OfflineBanner", wordWrap=True)
+        self.offline_banner = QLabel("", objectName="OfflineBanner")
         self.offline_banner.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self._build_docks()
         self._build_menus_and_toolbars()
@@ -282,7 +282,7 @@ class MainWindow(QMainWindow):
             self.outbox.replay_pending()
 
     def _on_actions_command_kept(self, label: str) -> None:
-        self.status.showMessage(f"⧗ Kept on this machine, sent when the database is back: {label}", 15000)
+        self.status.showMessage(f"◔ Kept on this machine, sent when the database is back: {label}", 15000)
         self.pending_dock.show()
 
     def _on_outbox_changed(self) -> None:

@@ -26,7 +26,7 @@ from ui.timefmt import local_time
 DISPLAY = Qt.ItemDataRole.DisplayRole
 FOREGROUND = Qt.ItemDataRole.ForegroundRole
 TOOLTIP = Qt.ItemDataRole.ToolTipRole
-STATE_TEXT = {EntryState.PENDING: "⧗ waiting for the database", EntryState.NEEDS_DECISION: "⚠ your decision"}
+STATE_TEXT = {EntryState.PENDING: "◔ waiting for the database", EntryState.NEEDS_DECISION: "⚠ your decision"}
 
 
 class PendingModel(ColumnsTableModel):
@@ -87,6 +87,7 @@ class PendingPanel(QWidget):
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.verticalHeader().hide()
+        self.view.setMinimumHeight(110)  # room for a few kept actions without scrolling
         self.view.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         for column, width in enumerate((80, 260, 170)):
             self.view.horizontalHeader().resizeSection(column, width)

@@ -100,7 +100,7 @@ class QueueModel(ColumnsTableModel):
         if column == COL_SEVERITY:
             return theme.severity_text(row.severity)
         if column == COL_ID:
-            return f"⧗ {row.ref}" if row.id in self._pending else row.ref
+            return f"◔ {row.ref}" if row.id in self._pending else row.ref
         if column == COL_TITLE:
             return row.title
         if column == COL_SERVICE:

@@ -31,7 +31,7 @@ class ConsoleStatusBar(QStatusBar):
         self.database_label.setToolTip(text)
 
     def set_kept(self, count: int) -> None:
-        self.kept_label.setText(f"⧗ {count} kept on this machine" if count else "")
+        self.kept_label.setText(f"◔ {count} kept on this machine" if count else "")
 
     def set_pending(self, count: int) -> None:
         self.pending_label.setText(f"working… ({count})" if count else "")
