@@ -22,6 +22,9 @@ bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) bench/queue.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/commands.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/startup.py
+	QT_QPA_PLATFORM=offscreen $(PY) bench/sync.py
+	QT_QPA_PLATFORM=offscreen $(PY) bench/sync.py --sqlite --writers sql
+	QT_QPA_PLATFORM=offscreen $(PY) bench/catchup.py
 
 screenshot: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) main.py screenshot --out screenshot.png $(ARGS)
