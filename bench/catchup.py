@@ -35,12 +35,9 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
     from sqlalchemy import text
 
-    from console import commands
+    from bench._setup import seeded_database
     from console.clock import SystemClock
-    from console.db import open_database
-    from console.queries import Reader, roster, services
-    from console.schema import upgrade
-    from console.uow import UnitOfWork
+    from console.queries import Reader
     from ui.feed import ChangeFeed
     from ui.queue_model import QueueModel
     from ui.tasks import TaskRunner
@@ -53,17 +50,8 @@ def main() -> None:
     admin = psycopg.connect(plain, autocommit=True)
     admin.execute(f'CREATE SCHEMA "{schema}"')
     try:
-        url = f"{args.pg}?options=-csearch_path%3D{schema}"
-        db = open_database(url)
-        upgrade(db)
-        uow = UnitOfWork(db, SystemClock())
-        commands.seed_demo(uow)
-        with db.reader() as session:
-            actor = roster(session)[0].id
-            service_ids = [s.id for s in services(session)]
-        ids = [commands.open_incident(uow, actor_id=actor, title=f"Catch-up incident {n}", severity="SEV3",
-                                      service_id=service_ids[n % len(service_ids)]).created_incident
-               for n in range(INCIDENTS)]
+        db, ids = seeded_database(f"{args.pg}?options=-csearch_path%3D{schema}", incidents=INCIDENTS,
+                                  title="Catch-up incident")
         samples = []
         for run in range(RUNS):
             runner = TaskRunner()
@@ -92,8 +80,8 @@ def main() -> None:
             feed.poll_now()  # the line is back: catch up from the cursor
             # Rows are read as they are now, so the screen is current after the first batch; caught up means
             # the cursor has walked to the end of the log as well (nothing left that could be missed).
-            _wait(app, lambda m=model: all((r := m.row_by_id(i)) is not None and r.version == v
-                                           for i, v in final.items()), QDeadlineTimer, QEventLoop)
+            _wait(app, lambda m=model, want=final: all((r := m.row_by_id(i)) is not None and r.version == v
+                                                       for i, v in want.items()), QDeadlineTimer, QEventLoop)
             current = (time.perf_counter() - start) * 1000
             _wait(app, lambda f=feed, e=end: f.cursor is not None and f.cursor >= e, QDeadlineTimer, QEventLoop)
             samples.append((time.perf_counter() - start) * 1000)

@@ -183,22 +183,9 @@ def plan(incidents: list[int]) -> list[tuple[float, int]]:
 
 def prepare(url: str) -> list[int]:
     """Migrate and seed a fresh database, open the incidents the writers will change, and return their ids."""
-    from console import commands
-    from console.clock import SystemClock
-    from console.db import open_database
-    from console.queries import roster, services
-    from console.schema import upgrade
-    from console.uow import UnitOfWork
+    from bench._setup import seeded_database
 
-    db = open_database(url, create_parent=True)
-    upgrade(db)
-    uow = UnitOfWork(db, SystemClock())
-    commands.seed_demo(uow)
-    with db.reader() as session:
-        actor = roster(session)[0].id
-        service_ids = [s.id for s in services(session)]
-    ids = [commands.open_incident(uow, actor_id=actor, title=f"Bench incident {n}", severity=f"SEV{1 + n % 3}",
-                                  service_id=service_ids[n % len(service_ids)]).created_incident for n in range(INCIDENTS)]
+    db, ids = seeded_database(url, incidents=INCIDENTS, title="Bench incident")
     db.dispose()
     return ids  # type: ignore[return-value]
 

@@ -53,7 +53,7 @@ def test_concurrent_consoles_lose_no_action_and_keep_one_chain(db_url: str, org,
             errors.append(error)
 
     people = (org.alice, org.bob, org.carol)
-    threads = [threading.Thread(target=work, args=(uow, who)) for uow, who in zip(consoles, people)]
+    threads = [threading.Thread(target=work, args=(uow, who)) for uow, who in zip(consoles, people, strict=True)]
     for thread in threads:
         thread.start()
     for thread in threads:
