@@ -6,6 +6,7 @@ read-then-write transactions failed 77-87% with SQLITE_BUSY under several writer
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,7 +84,8 @@ def parse_url(raw: str) -> URL:
         url = make_url(raw)
     except exc.ArgumentError:
         raise DatabaseUnavailable(
-            f"cannot parse database URL {raw!r}: use sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB"
+            f"cannot parse database URL {_redact_url(raw)!r}: use sqlite:///PATH or "
+            f"postgresql+psycopg://USER@HOST:PORT/DB"
         ) from None
     # Only psycopg 3 is installed; accept the short spellings people type.
     if url.drivername in ("postgresql", "postgres"):
@@ -94,6 +96,11 @@ def parse_url(raw: str) -> URL:
             f"{url.render_as_string(hide_password=True)!r}: use sqlite:///PATH or postgresql+psycopg://..."
         )
     return url
+
+
+def _redact_url(raw: str) -> str:
+    """Mask anything between 'user:' and '@' in a string that failed to parse as a URL."""
+    return re.sub(r"(//[^/@:]*:)[^@]*@", r"\1***@", raw)
 
 
 def open_database(raw_url: str, *, create_parent: bool = False, must_exist: bool = False) -> Database:

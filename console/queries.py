@@ -288,9 +288,11 @@ class Reader:
     def make_watcher(self, *, on_wake: Callable[[], None], on_state: Callable[[str], None]) -> Watcher:
         """Return a watcher that calls `on_wake` (from its own thread) soon after anyone commits a change."""
         if self._db.backend == "postgresql":
-            url = self._db.url.set(drivername="postgresql")
-            return PgNotifyWatcher(conninfo=url.render_as_string(hide_password=False), on_wake=on_wake,
-                                   on_state=on_state)
+            # Keyword arguments, not a URL string: a URL psycopg cannot parse is echoed in its error message,
+            # password and all, and that message is logged.
+            params: dict[str, object] = self._db.url.translate_connect_args(username="user", database="dbname")
+            params.update(self._db.url.query)
+            return PgNotifyWatcher(params=params, on_wake=on_wake, on_state=on_state)
         return SqliteDataVersionWatcher(path=self._db.url.database or "", on_wake=on_wake, on_state=on_state)
 
     def incident_row(self, *, incident_id: int) -> IncidentRow | None:

@@ -283,3 +283,32 @@ def test_the_session_copy_wins_over_the_keyring(real_keyring: KeyringStatus, whe
     store = PasswordStore()
     store.put(**where, password=ODD_SECRET, remember=False)
     assert store.get(**where) == ODD_SECRET
+
+
+def test_a_password_with_spaces_never_reaches_the_log_through_the_change_watcher(caplog) -> None:  # type: ignore[no-untyped-def]
+    """psycopg echoes an unparseable URL in its error; the watcher must never hand it a URL with a password."""
+    import logging
+    import threading
+
+    from console.sync.watch import PgNotifyWatcher
+
+    caplog.set_level(logging.DEBUG)
+    secret = "my secret pw"
+    states: list[str] = []
+    failed = threading.Event()
+    watcher = PgNotifyWatcher(params={"host": "127.0.0.1", "port": 1, "user": "u", "password": secret, "dbname": "d"},
+                              on_wake=lambda: None, on_state=lambda m: (states.append(m), failed.set()))
+    watcher.start()
+    assert failed.wait(timeout=10)
+    watcher.stop()
+    assert states and all(secret not in m for m in states)
+    assert secret not in caplog.text
+
+
+def test_an_unparseable_url_does_not_show_its_password() -> None:
+    from console.db import parse_url
+    from console.errors import DatabaseUnavailable
+
+    with pytest.raises(DatabaseUnavailable) as error:
+        parse_url("postgresql//u:my secret pw@h/db")
+    assert "my secret pw" not in str(error.value) and "***" in str(error.value)

@@ -54,6 +54,7 @@ class _Thread:
                 delay = 0.5
             except Exception as error:  # noqa: BLE001 - any failure means: report, wait, reconnect
                 message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                message = self._redact(message)
                 log.info("change watcher lost its connection: %s", message)
                 self._on_state(message)
                 self._stop.wait(delay)
@@ -62,19 +63,27 @@ class _Thread:
     def _watch(self) -> None:
         raise NotImplementedError
 
+    _secret = ""
+
+    def _redact(self, message: str) -> str:
+        """Never let a password reach a log line or the screen, whatever a driver puts in its messages."""
+        return message.replace(self._secret, "***") if self._secret else message
+
 
 class PgNotifyWatcher(_Thread):
     """LISTENs on its own autocommit connection; every notification wakes the feed."""
 
-    def __init__(self, *, conninfo: str, on_wake: Wake, on_state: Report) -> None:
+    def __init__(self, *, params: dict[str, object], on_wake: Wake, on_state: Report) -> None:
         super().__init__(name="icc-listen", on_wake=on_wake, on_state=on_state)
-        self._conninfo = conninfo
+        self._params = params
+        self._secret = str(params.get("password") or "")
 
     def _watch(self) -> None:
         import psycopg
 
-        with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5, keepalives=1, keepalives_idle=5,
-                             keepalives_interval=2, keepalives_count=2, application_name="incident-console-listen") as conn:
+        with psycopg.connect(**self._params, autocommit=True, connect_timeout=5, keepalives=1, keepalives_idle=5,
+                             keepalives_interval=2, keepalives_count=2,
+                             application_name="incident-console-listen") as conn:  # type: ignore[arg-type]
             conn.execute(f"LISTEN {CHANNEL}")
             self._on_state("")
             self._on_wake()  # whatever happened while we were not listening
