@@ -24,6 +24,10 @@ PG_CONNECT_TIMEOUT_S = 5
 _WRITE_OPTION = "console_write"
 # A silently dropped network (no reset) is noticed in seconds, not after the kernel's two-hour default.
 _KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2}
+# A row locked by another session (a psql session left open) must not stall the console's one writer thread,
+# and every action queued behind it: give up after 3 s, keep the action, retry.
+LOCK_TIMEOUT_MS = 3000
+STATEMENT_TIMEOUT_MS = 15000
 
 
 def default_database_path() -> Path:
@@ -118,11 +122,7 @@ def open_database(raw_url: str, *, create_parent: bool = False, must_exist: bool
             )
         engine = _sqlite_engine(url, create_parent=create_parent)
     else:
-        engine = create_engine(
-            url,
-            connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S, "application_name": APP_NAME, **_KEEPALIVE},
-            pool_pre_ping=True,
-        )
+        engine = create_engine(url, connect_args=_pg_connect_args(url), pool_pre_ping=True)
     try:
         with engine.connect():
             pass
@@ -151,8 +151,14 @@ def _feed_engine(url: URL, engine: Engine) -> Engine:
     if url.get_backend_name() != "postgresql":
         return engine  # SQLite: a plain read outside BEGIN is already one snapshot, and no network to ping
     return create_engine(url, pool_size=2, max_overflow=2, isolation_level="AUTOCOMMIT",
-                         connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S, "application_name": APP_NAME,
-                                       **_KEEPALIVE})
+                         connect_args=_pg_connect_args(url))
+
+
+def _pg_connect_args(url: URL) -> dict[str, object]:
+    # Server settings travel in libpq's "options", which the URL may already use (a search_path, say).
+    options = " ".join(filter(None, (str(url.query.get("options", "")),
+                                     f"-c lock_timeout={LOCK_TIMEOUT_MS} -c statement_timeout={STATEMENT_TIMEOUT_MS}")))
+    return {"connect_timeout": PG_CONNECT_TIMEOUT_S, "application_name": APP_NAME, "options": options, **_KEEPALIVE}
 
 
 def _sqlite_engine(url: URL, *, create_parent: bool) -> Engine:

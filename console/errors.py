@@ -9,6 +9,10 @@ class DatabaseUnavailable(ConsoleError):
     """The database cannot be reached or opened."""
 
 
+class DatabaseBusy(DatabaseUnavailable):
+    """Another session holds what this action needs, or the database did not answer in time: kept, retried."""
+
+
 class SchemaMismatch(ConsoleError):
     """The database schema is newer than this console, or not a console database at all."""
 

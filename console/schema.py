@@ -73,6 +73,8 @@ def upgrade(db: Database) -> SchemaStatus:
 
         config = _alembic_config()
         with db.engine.begin() as conn:
+            if db.backend == "postgresql":
+                conn.exec_driver_sql("SET LOCAL statement_timeout = 0")  # a migration may rightly take long
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
     return schema_status(db)

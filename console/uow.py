@@ -21,7 +21,7 @@ from console import audit
 from console.changes import Changes
 from console.clock import Clock
 from console.db import Database
-from console.errors import AlreadyApplied, Conflict, DatabaseUnavailable, NotFound
+from console.errors import AlreadyApplied, Conflict, DatabaseBusy, DatabaseUnavailable, NotFound
 from models.audit import AppliedAction
 from models.enums import AuditAction, ChangeEntity, TimelineKind
 from models.incident import Incident, TimelineEvent
@@ -129,13 +129,28 @@ class UnitOfWork:
             raise
         except (OperationalError, InterfaceError) as error:
             _rollback_quietly(session)
-            reason = str(error.orig).strip().splitlines()[0] if error.orig and str(error.orig).strip() else "no answer"
-            raise DatabaseUnavailable(f"lost the database ({self.db.display_url}): {reason}") from None
+            raise _unavailable(self.db, error) from None
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()
+
+
+# PostgreSQL's codes for "lock not available" and "statement cancelled (timeout)".
+_BUSY_STATES = {"55P03": "another session is holding what this action changes",
+                "57014": "the database took too long to answer"}
+
+
+def _unavailable(db: Database, error: OperationalError | InterfaceError) -> DatabaseUnavailable:
+    """Say why the database could not take the change: busy (kept and retried) or unreachable."""
+    busy = _BUSY_STATES.get(getattr(error.orig, "sqlstate", None) or "")
+    if busy:
+        return DatabaseBusy(f"{busy}; your action is kept and tried again")
+    reason = str(error.orig).strip().splitlines()[0] if error.orig and str(error.orig).strip() else "no answer"
+    if "database is locked" in reason:  # SQLite's busy timeout
+        return DatabaseBusy("another writer held the database file for over 5 s; your action is kept and tried again")
+    return DatabaseUnavailable(f"lost the database ({db.display_url}): {reason}")
 
 
 def _rollback_quietly(session: Session) -> None:

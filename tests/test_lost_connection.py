@@ -193,3 +193,31 @@ def test_a_kept_action_that_no_longer_applies_waits_for_the_operator(console, pr
     qtbot.waitUntil(lambda: panel.model.rowCount() == 0, timeout=WAIT)
     with db.reader() as s:
         assert s.get(Incident, incident).owner_id == org.bob
+
+
+def test_a_row_locked_by_another_session_does_not_stall_the_console(console, db_url, db, uow, org, qtbot) -> None:  # type: ignore[no-untyped-def]
+    make, _ = console
+    locked = commands.open_incident(uow, actor_id=org.bob, title="Locked by psql", severity="SEV2",
+                                    service_id=org.identity).created_incident
+    free = commands.open_incident(uow, actor_id=org.bob, title="Free", severity="SEV3",
+                                  service_id=org.identity).created_incident
+    window = make()
+    qtbot.waitUntil(lambda: window.queue_model.row_by_id(free) is not None, timeout=WAIT)
+    plain = db_url.replace("postgresql+psycopg://", "postgresql://")
+    holder = psycopg.connect(plain)  # a psql session with the row locked and left open
+    holder.execute("SELECT 1 FROM incidents WHERE id = %s FOR UPDATE", (locked,))
+    try:
+        _press_acknowledge(qtbot, window, locked)
+        # Given up after the lock timeout, kept, and said why; the console goes on working.
+        qtbot.waitUntil(lambda: window.pending_panel.model.rowCount() == 1, timeout=WAIT)
+        assert "another session is holding" in window.status.currentMessage() or window.pending_dock.isVisible()
+        _press_acknowledge(qtbot, window, free)
+        qtbot.waitUntil(lambda: window.queue_model.row_by_id(free).status is IncidentStatus.ACKNOWLEDGED, timeout=WAIT)
+        assert _acks(db, locked) == 0
+    finally:
+        holder.rollback()  # the session lets go
+        holder.close()
+    qtbot.waitUntil(lambda: window.pending_panel.model.rowCount() == 0, timeout=WAIT)
+    qtbot.waitUntil(lambda: window.queue_model.row_by_id(locked).status is IncidentStatus.ACKNOWLEDGED, timeout=WAIT)
+    assert _acks(db, locked) == 1
+
