@@ -26,6 +26,8 @@ class Watcher(Protocol):
 
     def stop(self) -> None: ...
 
+    def join(self, timeout: float) -> None: ...
+
 
 class _Thread:
     """A stoppable daemon thread that retries with capped exponential backoff."""
@@ -41,10 +43,29 @@ class _Thread:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop watching and wait for the thread (at most about a second)."""
+        """Stop watching. Returns at once: the thread ends by itself within about a second (or a connect timeout)
+        and calls nobody after this, so the window that owned it may go."""
         self._stop.set()
+
+    def join(self, timeout: float) -> None:
+        """Wait for the thread to end (tests and shutdown paths that can afford to wait)."""
         if self._thread.ident is not None:
-            self._thread.join(timeout=3)
+            self._thread.join(timeout=timeout)
+
+    def _wake(self) -> None:
+        if not self._stop.is_set():
+            self._guarded(self._on_wake)
+
+    def _state(self, message: str) -> None:
+        if not self._stop.is_set():
+            self._guarded(lambda: self._on_state(message))
+
+    @staticmethod
+    def _guarded(call: Callable[[], None]) -> None:
+        try:
+            call()
+        except RuntimeError:  # the receiver was deleted in the meantime (a retired window): nobody to tell
+            pass
 
     def _loop(self) -> None:
         delay = 0.5
@@ -56,7 +77,7 @@ class _Thread:
                 message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
                 message = self._redact(message)
                 log.info("change watcher lost its connection: %s", message)
-                self._on_state(message)
+                self._state(message)
                 self._stop.wait(delay)
                 delay = min(delay * 2, RECONNECT_MAX_S)
 
@@ -85,11 +106,11 @@ class PgNotifyWatcher(_Thread):
                              keepalives_interval=2, keepalives_count=2,
                              application_name="incident-console-listen") as conn:  # type: ignore[arg-type]
             conn.execute(f"LISTEN {CHANNEL}")
-            self._on_state("")
-            self._on_wake()  # whatever happened while we were not listening
+            self._state("")
+            self._wake()  # whatever happened while we were not listening
             while not self._stop.is_set():
                 for _ in conn.notifies(timeout=0.5):
-                    self._on_wake()
+                    self._wake()
                 # A dead server is noticed here even when no notification comes.
                 conn.execute("SELECT 1")
 
@@ -106,11 +127,11 @@ class SqliteDataVersionWatcher(_Thread):
         conn = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True, timeout=1, check_same_thread=False)
         try:
             version = conn.execute("PRAGMA data_version").fetchone()[0]
-            self._on_state("")
+            self._state("")
             while not self._stop.wait(self._interval):
                 current = conn.execute("PRAGMA data_version").fetchone()[0]
                 if current != version:
                     version = current
-                    self._on_wake()
+                    self._wake()
         finally:
             conn.close()
