@@ -131,6 +131,11 @@ class FeedBatch:
     # earlier missing ones that have now turned up.
     missing: frozenset[int] = frozenset()
     rechecked: frozenset[int] = frozenset()
+    # PostgreSQL: every transaction below `horizon` had finished at the time of the read; every one still
+    # running then is below `next_xid`. A gap seen at `next_xid` = n that is still missing once the horizon
+    # reaches n was rolled back. None on SQLite, which has one writer at a time.
+    horizon: int | None = None
+    next_xid: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +144,10 @@ class QueueSnapshot:
 
     cursor: int
     rows: tuple[IncidentRow, ...]
+    # Recent sequence numbers below the cursor that were not there: a transaction may still commit them.
+    missing: frozenset[int] = frozenset()
+    # PostgreSQL: the first transaction id not yet started at the time of the read (None on SQLite).
+    next_xid: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import Connection, Select, String, and_, bindparam, cast, func, or_, select, true
+from sqlalchemy import Connection, Select, String, and_, bindparam, cast, func, literal, null, or_, select, true
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, aliased, selectinload
 
@@ -69,12 +69,22 @@ def feed_cursor(session: Session) -> int:
     return session.execute(select(func.max(ChangeLogEntry.seq))).scalar() or 0
 
 
+# How far below the cursor a fresh console looks for numbers a still-open transaction may yet commit.
+STARTUP_GAP_WINDOW = 50_000
+
+
 def open_queue(session: Session) -> QueueSnapshot:
-    """Return every open incident and the cursor from which later changes must be read."""
+    """Return every open incident, the cursor later changes are read from, and recent gaps below it."""
     # Cursor first: a change landing between the two reads is then read again later, never missed.
     cursor = feed_cursor(session)
     rows = _rows(session, _row_query().where(Incident.status != IncidentStatus.RESOLVED))
-    return QueueSnapshot(cursor=cursor, rows=tuple(rows))
+    low = max(0, cursor - STARTUP_GAP_WINDOW)
+    present = set(session.execute(select(ChangeLogEntry.seq).where(ChangeLogEntry.seq > low)).scalars())
+    missing = frozenset(set(range(low + 1, cursor + 1)) - present) if len(present) != cursor - low else frozenset()
+    next_xid = None
+    if session.get_bind().dialect.name == "postgresql":
+        next_xid = int(session.execute(select(cast(func.pg_snapshot_xmax(func.pg_current_snapshot()), String))).scalar())
+    return QueueSnapshot(cursor=cursor, rows=tuple(rows), missing=missing, next_xid=next_xid)
 
 
 def incident_rows(session: Session, *, ids: Iterable[int]) -> list[IncidentRow]:
@@ -85,7 +95,7 @@ def incident_rows(session: Session, *, ids: Iterable[int]) -> list[IncidentRow]:
     return _rows(session, _row_query().where(Incident.id.in_(id_list)))
 
 
-def _feed_query(*, recheck: bool) -> Select:  # type: ignore[type-arg]
+def _feed_query(*, recheck: bool, postgresql: bool) -> Select:  # type: ignore[type-arg]
     """One statement: the next batch of change-log entries, reduced in the database to one row per changed
     entity (with its incident row, as it is now) plus the batch's extent.
 
@@ -105,10 +115,19 @@ def _feed_query(*, recheck: bool) -> Select:  # type: ignore[type-arg]
     holes = or_(fresh != top - bindparam("cursor"), true()) if recheck else fresh != top - bindparam("cursor")
     seqs = select(func.aggregate_strings(cast(changed.c.seq, String), ",")).where(holes).scalar_subquery()
     pairs = select(changed.c.entity, changed.c.entity_id).distinct().subquery("pairs")
+    if postgresql:
+        snapshot = func.pg_current_snapshot()
+        horizon = cast(func.pg_snapshot_xmin(snapshot), String)
+        next_xid = cast(func.pg_snapshot_xmax(snapshot), String)
+    else:
+        horizon = next_xid = null()
     return (
         select(pairs.c.entity, pairs.c.entity_id, *_row_query().selected_columns,
-               top.label("top"), read.label("read"), seqs.label("seqs"))
-        .select_from(pairs)
+               top.label("top"), read.label("read"), seqs.label("seqs"), horizon.label("horizon"),
+               next_xid.label("next_xid"))
+        # Always one row at least, so an empty read still brings the horizon that lets old gaps go.
+        .select_from(select(literal(1).label("one")).subquery("always"))
+        .outerjoin(pairs, true())
         .outerjoin(Incident, and_(pairs.c.entity == ChangeEntity.INCIDENT.value, Incident.id == pairs.c.entity_id))
         .outerjoin(Service, Service.id == Incident.service_id)
         .outerjoin(_Owner, _Owner.id == Incident.owner_id)
@@ -117,8 +136,7 @@ def _feed_query(*, recheck: bool) -> Select:  # type: ignore[type-arg]
 
 # Built once: every console runs this on every commit anyone makes, and building a statement afresh costs
 # SQLAlchemy more than the database spends answering it.
-_FEED = _feed_query(recheck=False)
-_FEED_WITH_RECHECK = _feed_query(recheck=True)
+_FEED = {(recheck, pg): _feed_query(recheck=recheck, postgresql=pg) for recheck in (False, True) for pg in (False, True)}
 
 
 def changes_since(
@@ -130,14 +148,16 @@ def changes_since(
     transaction around it and one round trip per read. After an hour away that is a few hundred thousand
     entries; the database reduces them to one row per changed incident before Python sees them.
     """
+    statement = _FEED[(bool(recheck), conn.dialect.name == "postgresql")]
+    params: dict[str, object] = {"cursor": cursor, "limit": limit}
     if recheck:
-        result = conn.execute(_FEED_WITH_RECHECK, {"cursor": cursor, "recheck": sorted(recheck), "limit": limit})
-    else:
-        result = conn.execute(_FEED, {"cursor": cursor, "limit": limit})
-    found = result.all()
+        params["recheck"] = sorted(recheck)
+    result = conn.execute(statement, params).all()
+    top, read, seqs, horizon, next_xid = result[0][-5:]
+    snapshot = {"horizon": int(horizon) if horizon else None, "next_xid": int(next_xid) if next_xid else None}
+    found = [r for r in result if r[0] is not None]
     if not found:
-        return FeedBatch(cursor=cursor, rows=(), incident_ids=frozenset(), other_entities=frozenset())
-    top, read, seqs = found[0][-3:]
+        return FeedBatch(cursor=cursor, rows=(), incident_ids=frozenset(), other_entities=frozenset(), **snapshot)
     top = max(cursor, top)
     missing: frozenset[int] = frozenset()
     rechecked: frozenset[int] = frozenset()
@@ -153,7 +173,7 @@ def changes_since(
         for r in (row[2:11] for row in found) if r[0] is not None  # an incident deleted since has no row
     )
     return FeedBatch(cursor=top, rows=rows, incident_ids=incident_ids, other_entities=others,
-                     more=read == limit, missing=missing, rechecked=rechecked)
+                     more=read == limit, missing=missing, rechecked=rechecked, **snapshot)
 
 
 def _person_ref(person: Person | None) -> PersonRef | None:

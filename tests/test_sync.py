@@ -146,13 +146,48 @@ def test_a_change_that_commits_after_a_later_one_still_arrives(console, db_url, 
     window = console(db_url)
     qtbot.waitUntil(lambda: window.queue_model.row_by_id(second) is not None, timeout=WAIT)
     plain = db_url.replace("postgresql+psycopg://", "postgresql://")
-    slow = psycopg.connect(plain)  # a psql session: takes its change-log number now, commits much later
-    slow.execute("UPDATE incidents SET title = 'Slow session', version = version + 1 WHERE id = %s", (first,))
-    # Nothing waits for it: another console's change, numbered after it, commits and arrives first.
-    commands.add_note(uow, actor_id=org.bob, incident_id=second, text="fast")
-    commands.set_next_action(uow, actor_id=org.bob, incident_id=second, text="page payments")
-    qtbot.waitUntil(lambda: window.queue_model.row_by_id(second).version == 2, timeout=WAIT)
-    assert window.feed._gaps  # the missing number is remembered
-    slow.commit()
-    slow.close()
+    with psycopg.connect(plain) as slow:  # a psql session: takes its change-log number now, commits much later
+        slow.execute("UPDATE incidents SET title = 'Slow session', version = version + 1 WHERE id = %s", (first,))
+        # Nothing waits for it: another console's change, numbered after it, commits and arrives first.
+        commands.add_note(uow, actor_id=org.bob, incident_id=second, text="fast")
+        commands.set_next_action(uow, actor_id=org.bob, incident_id=second, text="page payments")
+        qtbot.waitUntil(lambda: window.queue_model.row_by_id(second).version == 2, timeout=WAIT)
+        assert window.feed._gaps  # the missing number is remembered
+        slow.commit()
     qtbot.waitUntil(lambda: window.queue_model.row_by_id(first).title == "Slow session", timeout=WAIT)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_transaction_open_when_the_console_starts_is_still_seen(console, db_url, uow, org, qtbot) -> None:  # type: ignore[no-untyped-def]
+    first, second = _open(uow, org, "First"), _open(uow, org, "Second")
+    # The context closes the session even if the test fails: an open row lock would hang the next test.
+    with psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://")) as slow:
+        slow.execute("UPDATE incidents SET title = 'From a session open at start-up', version = version + 1 "
+                     "WHERE id = %s", (first,))
+        commands.add_note(uow, actor_id=org.bob, incident_id=second, text="committed after it, numbered after it")
+        window = console(db_url)  # loads with its cursor past the uncommitted change
+        assert window.feed._gaps
+        slow.commit()
+    qtbot.waitUntil(lambda: window.queue_model.row_by_id(first).title == "From a session open at start-up",
+                    timeout=WAIT)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_long_open_transaction_is_waited_for_not_timed_out(console, db_url, uow, org, qtbot,
+                                                             monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import ui.feed
+
+    monkeypatch.setattr(ui.feed, "GAP_RECHECK_S", 0.0)  # any time limit would already have passed
+    first, second = _open(uow, org, "First"), _open(uow, org, "Second")
+    window = console(db_url)
+    with psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://")) as slow:
+        slow.execute("UPDATE incidents SET title = 'Hours later', version = version + 1 WHERE id = %s", (first,))
+        for n in range(3):  # others keep committing; each read sees the gap still open
+            commands.add_note(uow, actor_id=org.bob, incident_id=second, text=f"note {n}")
+            reads = window.feed.cursor
+            qtbot.waitUntil(lambda r=reads: window.feed.cursor != r, timeout=WAIT)
+        assert window.feed._gaps
+        slow.commit()
+    qtbot.waitUntil(lambda: window.queue_model.row_by_id(first).title == "Hours later", timeout=WAIT)

@@ -22,8 +22,9 @@ COALESCE_MS = 2
 # console reading once per commit (ten consoles reading 400 times a second starved the writers on two cores).
 MIN_READ_SPACING_S = 0.015
 SLOW_POLL_MS = 2000
-# A smaller sequence number can commit after a larger one (numbers are handed out at write, not commit):
-# a missing one is looked for again this long before it is taken for a rolled-back transaction.
+# A smaller sequence number can commit after a larger one (numbers are handed out at write, not commit).
+# On PostgreSQL a missing one is looked for until every transaction running when it went missing has ended
+# (however long that takes); on SQLite, one writer at a time, a short wait is plenty.
 GAP_RECHECK_S = 120.0
 STALL_S = 2.0
 BACKOFF_MAX_S = 15.0
@@ -45,7 +46,9 @@ class ChangeFeed(QObject):
         self.last_success: float | None = None  # monotonic
         self.last_success_wall: float | None = None  # epoch seconds, for "as of 12:03:04"
         self.next_retry: float | None = None  # monotonic, while offline
-        self._gaps: dict[int, float] = {}  # sequence number -> monotonic time to stop waiting for it
+        # sequence number -> the transaction id that had to finish (PostgreSQL) or the monotonic time (SQLite)
+        # after which a still-missing number is taken for a rolled-back transaction
+        self._gaps: dict[int, tuple[int | None, float]] = {}
         self._in_flight_since: float | None = None
         self._last_read_start = 0.0
         self._again = False
@@ -147,6 +150,7 @@ class ChangeFeed(QObject):
 
     def _on_queue_loaded(self, snapshot: QueueSnapshot) -> None:
         self.cursor = snapshot.cursor
+        self._note_gaps(snapshot.missing, next_xid=snapshot.next_xid)
         self._succeeded()
         self.loaded.emit(snapshot)
         self._finish()
@@ -161,13 +165,21 @@ class ChangeFeed(QObject):
         self._finish()
 
     def _track_gaps(self, batch: FeedBatch) -> None:
-        now = time.monotonic()
         for seq in batch.rechecked:
             self._gaps.pop(seq, None)
-        for seq in batch.missing:
-            self._gaps[seq] = now + GAP_RECHECK_S  # rolled back, or still to commit: look again for a while
-        for seq in [s for s, until in self._gaps.items() if until < now]:
+        now = time.monotonic()
+        # Gone for good: every transaction that could still have committed it had ended before this read.
+        done = [seq for seq, (xid, until) in self._gaps.items()
+                if (xid is not None and batch.horizon is not None and batch.horizon >= xid)
+                or (xid is None and until < now)]
+        for seq in done:
             del self._gaps[seq]
+        self._note_gaps(batch.missing, next_xid=batch.next_xid)
+
+    def _note_gaps(self, missing: frozenset[int], *, next_xid: int | None) -> None:
+        until = time.monotonic() + GAP_RECHECK_S
+        for seq in missing:
+            self._gaps[seq] = (next_xid, until)
 
     def _on_read_failed(self, error: BaseException) -> None:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
