@@ -57,6 +57,15 @@ class Database:
         return self.engine.dialect.name
 
     @property
+    def identity(self) -> str:
+        """Which database this is, however its URL was written (no password): names its outbox."""
+        url = self.url
+        if self.backend == "sqlite":
+            return f"sqlite:{Path(url.database or '').expanduser().resolve()}"
+        query = "&".join(f"{k}={v}" for k, v in sorted(url.query.items()))
+        return f"postgresql://{url.username or ''}@{url.host or 'localhost'}:{url.port or 5432}/{url.database}?{query}"
+
+    @property
     def display_url(self) -> str:
         """The URL without its password, safe to show and log."""
         return self.url.render_as_string(hide_password=True)

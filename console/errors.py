@@ -35,3 +35,7 @@ class Conflict(ConsoleError):
 
 class AlreadyApplied(ConsoleError):
     """An action with this idempotency key was applied before (a replay after a crash): nothing to do."""
+
+    def __init__(self, message: str, *, versions: tuple[tuple[int, int], ...] = ()) -> None:
+        super().__init__(message)
+        self.versions = versions  # (incident id, version) as that action left them

@@ -8,6 +8,7 @@ first where that matters).
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -101,10 +102,14 @@ class UnitOfWork:
         """
         session = self.db.writer()
         try:
+            applied = None
             if idempotency_key is not None:
-                if session.get(AppliedAction, idempotency_key) is not None:
-                    raise AlreadyApplied(f"action {idempotency_key} was already applied")
-                session.add(AppliedAction(key=idempotency_key, applied_at=self.clock.now()))
+                earlier = session.get(AppliedAction, idempotency_key)
+                if earlier is not None:
+                    raise AlreadyApplied(f"action {idempotency_key} was already applied",
+                                         versions=tuple(tuple(pair) for pair in json.loads(earlier.result)))
+                applied = AppliedAction(key=idempotency_key, applied_at=self.clock.now(), result="[]")
+                session.add(applied)
             actor = None
             if actor_id is not None:
                 actor = session.get(Person, actor_id)
@@ -117,6 +122,8 @@ class UnitOfWork:
                 yield tx
             # The change first (row locks only), then the audit chain under its lock, then commit at once.
             session.flush()
+            if applied is not None:
+                applied.result = json.dumps(tx.changes().versions)
             audit.append_entries(session, tx.pending_audit)
             session.commit()
         except StaleDataError:

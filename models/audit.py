@@ -60,3 +60,5 @@ class AppliedAction(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # JSON [[incident id, version], ...] after the action: a replay that finds it applied learns where it left things.
+    result: Mapped[str] = mapped_column(Text, default="[]")

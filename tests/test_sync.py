@@ -105,7 +105,10 @@ def test_a_writer_in_another_process_is_seen(console, db_url, org, qtbot) -> Non
     assert {window.queue_model.row_at(i).title for i in range(5)} == {f"From process {n}" for n in range(5)}
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_sequence_gap_filled_late_is_still_read(console, db, db_url, uow, org, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """SQLite keeps gaps for a while by the clock. (On PostgreSQL a late number can only come from a transaction
+    already running when the gap was seen; test_a_change_that_commits_after_a_later_one_still_arrives covers it.)"""
     first, second = _open(uow, org, "First"), _open(uow, org, "Second")
     window = console(db_url)
     with db.reader() as s:

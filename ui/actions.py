@@ -1,29 +1,25 @@
 """The incident actions: each a QAction with a shortcut, a dialog where input is needed, and a command request
-sent to the writer thread with the version the operator saw. Offline, or when the line drops mid-command, the
-request is kept in the outbox; a lost race is held for the operator's decision; nothing is lost or faked."""
+carrying the version the operator saw, handed to the outbox controller (written down first, sent in order).
+A request the database cannot take yet is kept; a lost race is held for the operator's decision."""
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QDialog, QWidget
 
 from console.changes import Changes
-from console.commands.dispatch import CommandRequest, run_request
+from console.commands.dispatch import CommandRequest
 from console.dto import IncidentRow, IncidentStatus, PersonRef
-from console.errors import Conflict, ConsoleError, DatabaseUnavailable
-from console.sync.outbox import EntryState
-from console.uow import UnitOfWork
 from ui import theme
 from ui.dialogs import PersonPickerDialog, SeverityDialog, TextDialog
 from ui.new_incident_dialog import NewIncidentDialog
 from ui.outbox_controller import OutboxController
-from ui.tasks import TaskRunner
 
-_IN_FLIGHT = sys.maxsize
+_NEVER = sys.maxsize
 # name: (menu text, shortcut, tooltip)
 ACTION_SPECS: dict[str, tuple[str, str, str]] = {
     "acknowledge": ("&Acknowledge", "A", "Acknowledge the selected incident (stops its ack clock)"),
@@ -45,13 +41,13 @@ class IncidentActions(QObject):
     command_failed = Signal(str)
     command_kept = Signal(str)  # what was kept in the outbox
 
-    def __init__(self, *, runner: TaskRunner, uow: UnitOfWork, outbox: OutboxController, offline: Callable[[], bool],
-                 parent_widget: QWidget) -> None:
+    def __init__(self, *, outbox: OutboxController, parent_widget: QWidget) -> None:
         super().__init__(parent_widget)
-        self._runner = runner
-        self._uow = uow
         self._outbox = outbox
-        self._offline = offline
+        outbox.applied.connect(self._on_outbox_applied)
+        outbox.kept.connect(self._on_outbox_kept)
+        outbox.held.connect(self._on_outbox_held)
+        self._mine: dict[str, int | None] = {}  # key of an action sent from here -> its incident
         self._parent = parent_widget
         self.operator: PersonRef | None = None
         self.roster: tuple[PersonRef, ...] = ()
@@ -59,7 +55,7 @@ class IncidentActions(QObject):
         self.current: IncidentRow | None = None
         self.active_dialog: QDialog | None = None
         self.actions: dict[str, QAction] = {}
-        # incident id -> the version its actions wait for (_IN_FLIGHT while the command runs)
+        # incident id -> the version its actions wait to see on screen
         self._settling: dict[int, int] = {}
         handlers: dict[str, Callable[[], None]] = {
             "acknowledge": self.acknowledge, "take": self.take, "assign": self.assign, "commander": self.commander,
@@ -80,7 +76,7 @@ class IncidentActions(QObject):
 
     def set_current(self, row: IncidentRow | None) -> None:
         self.current = row
-        if row is not None and row.version >= self._settling.get(row.id, _IN_FLIGHT):
+        if row is not None and row.version >= self._settling.get(row.id, _NEVER):
             del self._settling[row.id]
         self.update_enabled()
 
@@ -220,51 +216,37 @@ class IncidentActions(QObject):
         dialog.deleteLater()
 
     def _submit(self, request: CommandRequest, row: IncidentRow | None) -> None:
-        if self._offline():
-            # Not refused, not faked: kept on disk, sent in order when the database is back.
-            self._keep(request)
-            return
         if row is not None:
-            # Hold this incident's actions until its new version is on screen: a second quick action would
-            # otherwise carry the old version and conflict with the operator's own first one.
-            self._settling[row.id] = _IN_FLIGHT
+            # Hold this incident's actions until a newer version than the one sent is on screen: a second quick
+            # action would otherwise carry the old version and conflict with the operator's own first one.
+            # (The new row can arrive before the command's own result does; either releases the hold.)
+            self._settling[row.id] = row.version + 1
+            self._mine[request.key] = row.id
             self.update_enabled()
-        self._runner.write(lambda: run_request(self._uow, request=request),
-                           on_done=lambda changes: self._on_command_done(changes, request, row),
-                           on_error=lambda error: self._on_command_error(error, request, row))
+        else:
+            self._mine[request.key] = None
+        self._outbox.submit(request)  # on disk first, then sent in order with anything kept before it
 
-    def _keep(self, request: CommandRequest) -> None:
-        self._outbox.keep(request)
+    def _release(self, request: CommandRequest, versions: tuple[tuple[int, int], ...] = ()) -> bool:
+        """Stop holding the incident an action of ours was about; False if the action was not ours."""
+        if request.key not in self._mine:
+            return False
+        incident = self._mine.pop(request.key)
+        if incident is not None:
+            self._settling.pop(incident, None)
+            self._settling.update(dict(versions))
+            self.set_current(self.current)  # the fresh row may already be here
+        return True
+
+    def _on_outbox_applied(self, changes: Changes, request: CommandRequest) -> None:
+        if self._release(request, changes.versions):
+            self.command_succeeded.emit(changes, request.label)
+
+    def _on_outbox_kept(self, request: CommandRequest, _why: str) -> None:
+        self._release(request)
         self.command_kept.emit(request.label)
 
-    def _on_command_done(self, changes: Changes, request: CommandRequest, row: IncidentRow | None) -> None:
-        if row is not None:
-            self._settling.pop(row.id, None)
-            self._settling.update(dict(changes.versions))
-            self.set_current(self.current)  # the fresh row may already be here
-        self.command_succeeded.emit(changes, request.label)
-
-    def _on_command_error(self, error: BaseException, request: CommandRequest, row: IncidentRow | None) -> None:
-        if row is not None:
-            self._settling.pop(row.id, None)
-            self.update_enabled()
-        if isinstance(error, DatabaseUnavailable):
-            # It may or may not have committed before the line dropped; its idempotency key settles that on replay.
-            self._keep(request)
-            return
-        if isinstance(error, Conflict):
-            # One wins, this one is told: held with what the operator saw, to redo on the current state or drop.
-            self._outbox.keep(request, state=EntryState.NEEDS_DECISION, reason=str(error))
-            self.command_failed.emit(str(error))
-            return
-        message = str(error) if isinstance(error, ConsoleError) else f"Unexpected error: {error}"
-        self.command_failed.emit(message)
-        box = QMessageBox(QMessageBox.Icon.Warning, "Not done", message, QMessageBox.StandardButton.Ok, self._parent)
-        box.setObjectName("CommandErrorBox")
-        entered = next((str(request.args[k]) for k in ("text", "summary", "reason") if request.args.get(k)), "")
-        if entered:
-            # Nothing the operator typed is lost: show it, selectable, to copy into a retry.
-            box.setInformativeText(f"What you entered was not saved:\n\n{entered}")
-            box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
+    def _on_outbox_held(self, request: CommandRequest, why: str) -> None:
+        # One wins, this one is told: held with what the operator saw, and the text they typed, to redo or drop.
+        self._release(request)
+        self.command_failed.emit(why)

@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QPushButton, QSizePolicy, QToolBar, QWidget
 
 from console.changes import Changes
+from console.commands.dispatch import CommandRequest
 from console.dto import ConsoleInfo, FeedBatch, IncidentDetail, PersonRef, QueueSnapshot
 from console.queries import Reader
 from console.sync.outbox import Outbox
@@ -61,10 +62,10 @@ class MainWindow(QMainWindow):
         self.queue_panel = QueuePanel(self.queue_model)
         self.detail_panel = IncidentDetailPanel()
         self.feed = ChangeFeed(reader, runner, interval_ms=feed_interval_ms, parent=self)
-        self.outbox = OutboxController(outbox=outbox, runner=runner, uow=uow, parent=self)
+        self.outbox = OutboxController(outbox=outbox, runner=runner, uow=uow, online=lambda: self.feed.healthy,
+                                       parent=self)
         self.pending_panel = PendingPanel()
-        self.actions_ = IncidentActions(runner=runner, uow=uow, outbox=self.outbox,
-                                        offline=lambda: not self.feed.healthy, parent_widget=self)
+        self.actions_ = IncidentActions(outbox=self.outbox, parent_widget=self)
         self.status = ConsoleStatusBar(self)
         self.setStatusBar(self.status)
         self.status.set_operator(None)
@@ -157,10 +158,10 @@ class MainWindow(QMainWindow):
         self.actions_.command_kept.connect(self._on_actions_command_kept)
         self.outbox.changed.connect(self._on_outbox_changed)
         self.outbox.applied.connect(self._on_outbox_applied)
-        self.outbox.decision_needed.connect(self._on_outbox_decision_needed)
+        self.outbox.held.connect(self._on_outbox_held)
         self.pending_panel.current_wanted.connect(self._on_pending_panel_current_wanted)
         self.pending_panel.redo_requested.connect(lambda key, version: self.outbox.redo(key, version=version))
-        self.pending_panel.discard_requested.connect(self.outbox.discard)
+        self.pending_panel.discard_requested.connect(self._on_pending_panel_discard_requested)
 
     # --- start-up and identity ---------------------------------------------------------------------
 
@@ -215,7 +216,7 @@ class MainWindow(QMainWindow):
 
     def _on_feed_loaded(self, snapshot: QueueSnapshot) -> None:
         self._on_outbox_changed()  # actions kept before a restart are shown, then sent
-        self.outbox.replay_pending()
+        self.outbox.send_pending()
         self.queue_model.set_now(self.reader.clock.now())
         self.queue_model.load(snapshot.rows)
         if self.queue_model.rowCount() and self.queue_panel.selected_id() is None:
@@ -279,27 +280,32 @@ class MainWindow(QMainWindow):
 
     def _on_feed_health_changed(self, problem: str) -> None:
         if not problem:
-            self.outbox.replay_pending()
+            self.outbox.send_pending()
 
     def _on_actions_command_kept(self, label: str) -> None:
         self.status.showMessage(f"◔ Kept on this machine, sent when the database is back: {label}", 15000)
         self.pending_dock.show()
 
     def _on_outbox_changed(self) -> None:
-        self.pending_panel.show_entries(self.outbox.entries())
+        self.pending_panel.show_entries(self.outbox.entries(), sending=self.outbox.sending)
         self.queue_model.set_pending(self.outbox.incidents_with_kept_actions())
         self.status.set_kept(len(self.outbox.entries()))
         if not self.outbox.entries():
             self.pending_dock.hide()
 
-    def _on_outbox_applied(self, changes: Changes, label: str) -> None:
-        self.status.showMessage(f"Sent from the outbox: {label}", 8000)
-        self._on_actions_command_succeeded(changes, label)
+    def _on_outbox_applied(self, changes: Changes, request: CommandRequest) -> None:
+        # Our own live actions are reported by the actions (command_succeeded); this covers kept ones too.
+        self.status.showMessage(f"Sent: {request.label}", 8000)
+        self._on_actions_command_succeeded(changes, request.label)
 
-    def _on_outbox_decision_needed(self, label: str) -> None:
-        self.status.showMessage(f"⚠ Needs your decision (Pending actions): {label}", 15000)
+    def _on_outbox_held(self, request: CommandRequest, why: str) -> None:
+        self.status.showMessage(f"⚠ Needs your decision (Pending actions): {request.label}", 15000)
         self.pending_dock.show()
         self.pending_dock.raise_()
+
+    def _on_pending_panel_discard_requested(self, key: str) -> None:
+        if not self.outbox.discard(key):
+            self.status.showMessage("That action is being sent right now; it cannot be discarded any more.", 8000)
 
     def _on_pending_panel_current_wanted(self, incident_id: int) -> None:
         self.runner.read(lambda: self.reader.incident_row(incident_id=incident_id),
@@ -310,7 +316,7 @@ class MainWindow(QMainWindow):
         self.queue_panel.update_header()
         self.feed.check_stalled()
         if self.feed.healthy and self.feed.cursor is not None and self.outbox.pending_count():
-            self.outbox.replay_pending()
+            self.outbox.send_pending()
         self.status.update_feed(self.feed.last_success)
         self._update_offline_banner()
 

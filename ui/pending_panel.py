@@ -58,7 +58,9 @@ class PendingModel(ColumnsTableModel):
         if role == FOREGROUND and entry.state is EntryState.NEEDS_DECISION:
             return self._warn
         if role == TOOLTIP:
-            return entry.reason or entry.label
+            args = entry.request.get("args", {})
+            typed = next((str(args[k]) for k in ("text", "summary", "reason") if args.get(k)), "")
+            return "\n\n".join(part for part in (entry.label, typed, entry.reason) if part)
         return None
 
 
@@ -105,6 +107,7 @@ class PendingPanel(QWidget):
         layout.addWidget(self.comparison)
         layout.addLayout(buttons)
         self._current: IncidentRow | None = None
+        self._sending: str | None = None
         self.view.selectionModel().currentRowChanged.connect(self._on_view_current_changed)
         self.redo_button.clicked.connect(self._on_redo_button_clicked)
         self.discard_button.clicked.connect(self._on_discard_button_clicked)
@@ -114,8 +117,9 @@ class PendingPanel(QWidget):
         index = self.view.selectionModel().currentIndex()
         return self.model.entry_at(index.row()) if index.isValid() else None
 
-    def show_entries(self, entries: list[OutboxEntry]) -> None:
+    def show_entries(self, entries: list[OutboxEntry], *, sending: str | None = None) -> None:
         """Show the kept actions, keeping the selection on the same one where it is still there."""
+        self._sending = sending
         keep = self.selected().key if self.selected() else None
         self.model.set_entries(entries)
         waiting = sum(e.state is EntryState.PENDING for e in entries)
@@ -150,7 +154,8 @@ class PendingPanel(QWidget):
 
     def _update_buttons(self) -> None:
         entry = self.selected()
-        self.discard_button.setEnabled(entry is not None)
+        # The one being sent right now may already be in the database: too late to discard it.
+        self.discard_button.setEnabled(entry is not None and entry.key != self._sending)
         self.redo_button.setEnabled(entry is not None and entry.state is EntryState.NEEDS_DECISION
                                     and self._current is not None and self._current.is_open)
 

@@ -66,7 +66,7 @@ class Workspace(QObject):
     def open(self, db: Database, *, operator_handle: str | None = None) -> MainWindow:
         """Show a console window on a database."""
         runner = TaskRunner()
-        outbox = Outbox(outbox_path(data_dir=self._data_dir, database=db.display_url))
+        outbox = Outbox(outbox_path(data_dir=self._data_dir, database=db.identity))
         window = MainWindow(reader=Reader(db, self._clock), uow=UnitOfWork(db, self._clock), runner=runner,
                             settings=self._settings, outbox=outbox, demo_feed=self._demo_feed, **self._options)
         window.connect_requested.connect(self.ask_to_connect)

@@ -100,8 +100,8 @@ def replay(uow: UnitOfWork, *, request: CommandRequest) -> ReplayResult:
     """
     try:
         return ReplayResult(Outcome.APPLIED, run_request(uow, request=request))
-    except AlreadyApplied:
-        return ReplayResult(Outcome.ALREADY_APPLIED)
+    except AlreadyApplied as done:
+        return ReplayResult(Outcome.ALREADY_APPLIED, Changes(versions=done.versions))
     except (Conflict, InvalidTransition, InvalidInput, NotFound) as error:
         # Not forced through: the incident moved on since the operator acted; they decide.
         return ReplayResult(Outcome.NEEDS_DECISION, reason=str(error))

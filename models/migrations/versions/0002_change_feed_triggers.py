@@ -43,6 +43,7 @@ def upgrade() -> None:
         "applied_actions",
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("applied_at", models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("result", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_applied_actions")),
     )
     if op.get_bind().dialect.name == "postgresql":
