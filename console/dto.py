@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from models.enums import IncidentStatus, PersonRole, Severity, TimelineKind
+from models.enums import ChangeEntity, IncidentStatus, PersonRole, Severity, TimelineKind
 
 # The UI may not import models/: it takes these closed sets from here (re-exported on purpose).
 

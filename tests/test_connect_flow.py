@@ -94,3 +94,31 @@ def test_connect_switches_the_console_and_never_shows_the_password(qtbot, db, cl
     assert PASSWORD not in (tmp_path / "settings.ini").read_text()
     assert PASSWORD not in caplog.text
     assert all(PASSWORD not in p.read_text(errors="replace") for p in (tmp_path / "data").rglob("*") if p.is_file())
+
+
+def test_switching_away_with_kept_actions_asks_first(qtbot, db, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from console.commands.dispatch import CommandRequest
+    from console.sync.outbox import OutboxEntry
+
+    commands.seed_demo(UnitOfWork(db, clock))
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    workspace = Workspace(clock=clock, settings=settings, data_dir=tmp_path / "data", demo_feed=False)
+    try:
+        window = workspace.open(db, operator_handle="jcarter")
+        qtbot.waitUntil(lambda: window.info is not None, timeout=WAIT)
+        window.feed.stop()
+        request = CommandRequest(command="add_note", args={"actor_id": 1, "incident_id": 1, "text": "kept"},
+                                 label="Note on INC-1", incident_id=1)
+        window.outbox.outbox.add(OutboxEntry(request=request.to_json(), created_at="2026-11-27T10:00:00+00:00"))
+        window.connect_action.trigger()
+        box = window.findChild(QMessageBox, "KeptActionsBox")
+        assert box is not None and "1 action(s) are kept" in box.text()
+        box.button(QMessageBox.StandardButton.No).click()
+        qtbot.waitUntil(lambda: window.findChild(QMessageBox, "KeptActionsBox") is None, timeout=WAIT)
+        assert workspace.connect_dialog is None  # they stay
+        window.connect_action.trigger()
+        qtbot.waitUntil(lambda: window.findChild(QMessageBox, "KeptActionsBox") is not None, timeout=WAIT)
+        window.findChild(QMessageBox, "KeptActionsBox").button(QMessageBox.StandardButton.Yes).click()
+        qtbot.waitUntil(lambda: workspace.connect_dialog is not None, timeout=WAIT)
+    finally:
+        workspace.shutdown()

@@ -194,3 +194,19 @@ def test_a_long_open_transaction_is_waited_for_not_timed_out(console, db_url, uo
         assert window.feed._gaps
         slow.commit()
     qtbot.waitUntil(lambda: window.queue_model.row_by_id(first).title == "Hours later", timeout=WAIT)
+
+
+def test_organisation_changes_reach_the_roster_queue_and_incident_panel(console, db, db_url, uow, org, qtbot) -> None:  # type: ignore[no-untyped-def]
+    incident = commands.assign_owner(uow, actor_id=org.alice, incident_id=_open(uow, org), owner_id=org.bob)
+    incident_id = next(iter(incident.incidents))
+    window = console(db_url)
+    window.queue_panel.select_incident(incident_id)
+    qtbot.waitUntil(lambda: "Bob Burns" in window.detail_panel.values["on_call"].text(), timeout=WAIT)
+    with db.engine.begin() as conn:  # an admin renames a person and the service, straight in the database
+        conn.execute(text("UPDATE people SET name = 'Robert Burns' WHERE id = :id"), {"id": org.bob})
+        conn.execute(text("UPDATE services SET name = 'identity-eu' WHERE id = :id"), {"id": org.identity})
+    qtbot.waitUntil(lambda: window.queue_model.row_by_id(incident_id).owner == "Robert Burns", timeout=WAIT)
+    assert window.queue_model.row_by_id(incident_id).service == "identity-eu"
+    assert window.queue_panel.selected_id() == incident_id  # applied as a diff: the selection stays
+    qtbot.waitUntil(lambda: "Robert Burns" in window.detail_panel.values["on_call"].text(), timeout=WAIT)
+    qtbot.waitUntil(lambda: any(p.name == "Robert Burns" for p in window.actions_.roster), timeout=WAIT)

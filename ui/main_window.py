@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QPushButton, QSi
 
 from console.changes import Changes
 from console.commands.dispatch import CommandRequest
-from console.dto import ConsoleInfo, FeedBatch, IncidentDetail, PersonRef, QueueSnapshot
+from console.dto import ChangeEntity, ConsoleInfo, FeedBatch, IncidentDetail, PersonRef, QueueSnapshot
 from console.queries import Reader
 from console.sync.outbox import Outbox
 from console.uow import UnitOfWork
@@ -223,6 +223,8 @@ class MainWindow(QMainWindow):
             self.queue_panel.select_incident(self.queue_model.row_at(0).id)
 
     def _on_feed_changed(self, batch: FeedBatch) -> None:
+        if ChangeEntity.ORGANISATION in batch.other_entities:
+            self._on_organisation_changed()
         self.queue_model.remove_ids(batch.incident_ids - {row.id for row in batch.rows})
         watched = self.detail_panel.incident_id
         gone = next((r for r in batch.rows if r.id == watched and not r.is_open), None)
@@ -236,6 +238,24 @@ class MainWindow(QMainWindow):
         if current is not None and current in batch.incident_ids:
             self.actions_.set_current(self.queue_model.row_by_id(current) or self._row_from_batch(batch, current))
             self._refresh_detail()
+
+    def _on_organisation_changed(self) -> None:
+        """People, teams, services or on-call changed somewhere: reload what shows them (rare, so wholesale)."""
+        self.runner.read(self.reader.info, on_done=self._on_info_reloaded)
+        self.runner.read(self.reader.open_queue, on_done=lambda snapshot: self.queue_model.apply(snapshot.rows))
+        self._refresh_detail()
+
+    def _on_info_reloaded(self, info: ConsoleInfo) -> None:
+        self.info = info
+        self.actions_.roster = info.roster
+        self.actions_.services = info.services
+        if self.operator is not None:
+            same = next((p for p in info.roster if p.id == self.operator.id), None)
+            if same is None:
+                self.status.showMessage(f"⚠ {self.operator.name} is no longer in the roster: choose who is at the "
+                                        f"keyboard (File ▸ Switch operator)", 20000)
+            elif same != self.operator:
+                self.set_operator(same)
 
     @staticmethod
     def _row_from_batch(batch: FeedBatch, incident_id: int):  # type: ignore[no-untyped-def]

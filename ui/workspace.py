@@ -5,6 +5,7 @@ so switching never drops an action and never mixes two databases in one window.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 from dataclasses import dataclass
@@ -80,7 +81,23 @@ class Workspace(QObject):
         return window
 
     def ask_to_connect(self) -> None:
-        """Ask where to connect, then connect off the GUI thread."""
+        """Ask where to connect, then connect off the GUI thread; first say if actions are still kept here."""
+        window = self.window
+        kept = len(window.outbox.entries()) if window is not None else 0
+        if kept and window is not None:
+            box = QMessageBox(QMessageBox.Icon.Question, "Actions still kept",
+                              f"{kept} action(s) are kept for {window.status.database_label.text()} and not yet in "
+                              f"that database. They stay on this machine and are sent the next time you connect to "
+                              f"it.\n\nConnect to another database anyway?",
+                              QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, window)
+            box.setObjectName("KeptActionsBox")
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.accepted.connect(self._ask_where)
+            box.open()
+            return
+        self._ask_where()
+
+    def _ask_where(self) -> None:
         from ui.connect_dialog import ConnectDialog
 
         dialog = ConnectDialog(settings=self._settings, store=self.store, parent=self.window)
@@ -111,14 +128,23 @@ class Workspace(QObject):
         box.finished.connect(lambda _result: self.ask_to_connect())  # let them correct it
         box.open()
 
-    def _retire(self, old: _Console) -> None:
+    def _retire(self, old: _Console, *, wait: bool = False) -> None:
         old.window.close()
-        old.runner.shutdown()  # finishes the commands already queued on the old database
-        old.db.dispose()
+
+        def finish() -> None:
+            old.runner.shutdown()  # lets a command already on its way finish (bounded by the database timeouts)
+            old.db.dispose()
+
+        if wait:
+            finish()
+        else:
+            # Switching away from a database that hangs must not freeze the window: every action is on disk in
+            # the old database's outbox already, so the old console can wind down on its own.
+            threading.Thread(target=finish, name="icc-retire", daemon=True).start()
 
     def shutdown(self) -> None:
         """Close everything (at exit)."""
         if self.current is not None:
-            self._retire(self.current)
+            self._retire(self.current, wait=True)
             self.current = None
         self._connector.shutdown()
