@@ -89,6 +89,30 @@ class LeaveKind(StrEnum):
     SICK = "sick"
 
 
+class DecisionKind(StrEnum):
+    """What an explained decision was about."""
+
+    SEVERITY = "severity"
+    ROUTING = "routing"
+    GROUPING = "grouping"
+    ESCALATION = "escalation"
+    OVERRIDE = "override"
+
+
+class EscalationState(StrEnum):
+    RUNNING = "running"
+    STOPPED = "stopped"
+
+
+class PageReason(StrEnum):
+    """Why someone was paged."""
+
+    ESCALATION = "escalation"  # a tier of the service's escalation policy
+    DEPENDENCY = "dependency"  # told: a service they are on call for depends on the one at fault
+    EXECUTIVE = "executive"  # the impact reaches the executive tier
+    MANUAL = "manual"  # someone paged them by hand
+
+
 class ChangeEntity(StrEnum):
     """What a change-log row (and an audit entry's subject) is about."""
 
@@ -109,4 +133,9 @@ class AuditAction(StrEnum):
     INCIDENT_NOTE = "incident.note"
     INCIDENT_NEXT_ACTION = "incident.next_action"
     INCIDENT_RESOLVE = "incident.resolve"
+    INCIDENT_GROUP = "incident.group"
+    INCIDENT_ESCALATE = "incident.escalate"
+    INCIDENT_PAGE = "incident.page"
+    INCIDENT_OVERRIDE = "incident.override"
+    POLICY_LOAD = "policy.load"
     DEMO_SEED = "demo.seed"

@@ -24,6 +24,12 @@ class Incident(Base):
     customer_impact: Mapped[str] = mapped_column(Text, default="")
     next_action: Mapped[str] = mapped_column(Text, default="")
     resolution: Mapped[str] = mapped_column(Text, default="")
+    # Signals with this dedup key or fingerprint join this incident while it is open.
+    fingerprint: Mapped[str | None] = mapped_column(String(200), index=True)
+    # Grouped under another incident (blast radius: downstream of an open foundational incident).
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    # The severity a person set by hand: automation may raise above it, never lower it.
+    severity_set_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     # Demo incidents are moved along by the demo feed; an operator's own incidents never are.
     origin: Mapped[IncidentOrigin] = mapped_column(str_enum(IncidentOrigin), default=IncidentOrigin.MANUAL)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)

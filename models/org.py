@@ -68,6 +68,7 @@ class Service(Base):
     family: Mapped[FailureFamily] = mapped_column(str_enum(FailureFamily))
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
     escalation_policy_id: Mapped[int | None] = mapped_column(ForeignKey("escalation_policies.id"))
+    runbook_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
     team: Mapped[Team] = relationship()
 

@@ -32,6 +32,8 @@ class IncidentType(Base):
     family: Mapped[FailureFamily] = mapped_column(str_enum(FailureFamily))
     description: Mapped[str] = mapped_column(Text, default="")
     default_severity: Mapped[Severity] = mapped_column(str_enum(Severity))
+    owner_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    runbook_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
 
 class Rotation(Base):

@@ -45,3 +45,25 @@ def test_a_database_newer_than_the_code_is_refused(db) -> None:  # type: ignore[
         with pytest.raises(SchemaMismatch, match="newer than this console"):
             call()
     assert schema_status(db).state is SchemaState.AHEAD
+
+
+def test_every_watched_table_still_logs_its_changes_after_all_migrations(db, org) -> None:  # type: ignore[no-untyped-def]
+    """On SQLite a migration that rebuilds a table (batch mode) drops its triggers unless it recreates them."""
+    from models.migrations.triggers import INCIDENT_TABLES, ORGANISATION_TABLES
+
+    with db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM change_log"))
+        conn.execute(text("UPDATE services SET description = 'touched'"))
+        conn.execute(text("UPDATE people SET title = 'touched'"))
+        incident = conn.execute(text(
+            "INSERT INTO incidents (title, severity, status, service_id, team_id, customer_impact, next_action, "
+            "resolution, origin, opened_at, ack_deadline, updated_at, version) VALUES ('t', 'SEV3', 'triggered', "
+            ":s, NULL, '', '', '', 'manual', :now, :now, :now, 1) RETURNING id"),
+            {"s": org.identity, "now": "2026-11-27 10:00:00.000000"}).scalar()
+        conn.execute(text("UPDATE incident_types SET description = 'touched'"))
+        logged = {tuple(r) for r in conn.execute(text("SELECT entity, entity_id FROM change_log"))}
+    assert ("incident", incident) in logged and ("organisation", 0) in logged
+    if db.backend == "sqlite":
+        with db.engine.connect() as conn:
+            triggers = {r[0] for r in conn.execute(text("SELECT tbl_name FROM sqlite_master WHERE type='trigger'"))}
+        assert triggers == set(INCIDENT_TABLES) | set(ORGANISATION_TABLES)

@@ -21,21 +21,7 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-CHANNEL = "icc_change"
-
-# table -> (change-log entity, column holding the entity id; None means "the organisation", id 0)
-INCIDENT_TABLES = {
-    "incidents": "id",
-    "timeline_events": "incident_id",
-    "role_assignments": "incident_id",
-    "incident_services": "incident_id",
-    "signals": "incident_id",
-}
-ORGANISATION_TABLES = (
-    "people", "person_roles", "teams", "team_members", "services", "service_dependencies", "impact_levels",
-    "incident_types", "rotations", "rotation_members", "overrides", "leaves", "escalation_policies",
-    "escalation_tiers",
-)
+from models.migrations.triggers import CHANNEL, INCIDENT_TABLES, ORGANISATION_TABLES, sqlite_triggers
 
 
 def upgrade() -> None:
@@ -104,17 +90,7 @@ def _postgresql_up() -> None:
 
 
 def _sqlite_up() -> None:
-    # SQLite has one writer at a time, so rowid order is commit order already. The time is stored as the
-    # naive-UTC text UTCDateTime reads back (microsecond digits padded).
-    now = "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
-    for table, column in INCIDENT_TABLES.items():
-        for verb, ref in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD")):
-            op.execute(f"""CREATE TRIGGER icc_change_{table}_{verb} AFTER {verb.upper()} ON "{table}"
-                           WHEN {ref}.{column} IS NOT NULL
-                           BEGIN INSERT INTO change_log (at, entity, entity_id)
-                                 VALUES ({now}, 'incident', {ref}.{column}); END""")
-    for table in ORGANISATION_TABLES:
-        for verb in ("insert", "update", "delete"):
-            op.execute(f"""CREATE TRIGGER icc_change_{table}_{verb} AFTER {verb.upper()} ON "{table}"
-                           BEGIN INSERT INTO change_log (at, entity, entity_id)
-                                 VALUES ({now}, 'organisation', 0); END""")
+    # SQLite has one writer at a time, so rowid order is commit order already.
+    for table in (*INCIDENT_TABLES, *ORGANISATION_TABLES):
+        for statement in sqlite_triggers(table):
+            op.execute(statement)

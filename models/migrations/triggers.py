@@ -1,0 +1,37 @@
+"""The change-log triggers as SQL, shared by the migrations that create them and by those that must recreate
+them: on SQLite, Alembic's batch mode rebuilds a table to alter it, and a rebuilt table has lost its triggers."""
+
+CHANNEL = "icc_change"
+
+# table -> column holding the incident id
+INCIDENT_TABLES = {
+    "incidents": "id",
+    "timeline_events": "incident_id",
+    "role_assignments": "incident_id",
+    "incident_services": "incident_id",
+    "signals": "incident_id",
+}
+ORGANISATION_TABLES = (
+    "people", "person_roles", "teams", "team_members", "services", "service_dependencies", "impact_levels",
+    "incident_types", "rotations", "rotation_members", "overrides", "leaves", "escalation_policies",
+    "escalation_tiers",
+)
+# The naive-UTC text UTCDateTime reads back (microsecond digits padded).
+_SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
+
+
+def sqlite_triggers(table: str) -> list[str]:
+    """Return the CREATE TRIGGER statements that log changes to one table on SQLite."""
+    statements = []
+    column = INCIDENT_TABLES.get(table)
+    for verb, ref in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD")):
+        if column is not None:
+            statements.append(f"""CREATE TRIGGER icc_change_{table}_{verb} AFTER {verb.upper()} ON "{table}"
+                                  WHEN {ref}.{column} IS NOT NULL
+                                  BEGIN INSERT INTO change_log (at, entity, entity_id)
+                                        VALUES ({_SQLITE_NOW}, 'incident', {ref}.{column}); END""")
+        else:
+            statements.append(f"""CREATE TRIGGER icc_change_{table}_{verb} AFTER {verb.upper()} ON "{table}"
+                                  BEGIN INSERT INTO change_log (at, entity, entity_id)
+                                        VALUES ({_SQLITE_NOW}, 'organisation', 0); END""")
+    return statements
