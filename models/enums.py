@@ -73,6 +73,7 @@ class TimelineKind(StrEnum):
     NOTE = "note"
     NEXT_ACTION = "next_action"
     RESOLVED = "resolved"
+    PAGED = "paged"
 
 
 class TierTarget(StrEnum):

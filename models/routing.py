@@ -47,6 +47,7 @@ class Escalation(Base):
     """A running escalation: the policy's tiers as they were when it started, and where it has got to."""
 
     __tablename__ = "escalations"
+    __table_args__ = (Index("ix_escalations_due", "state", "step_due_at"),)
 
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
     policy_name: Mapped[str] = mapped_column(String(100))

@@ -24,6 +24,7 @@ KIND_LABEL = {
     TimelineKind.NOTE: "Note",
     TimelineKind.NEXT_ACTION: "Next action",
     TimelineKind.RESOLVED: "Resolved",
+    TimelineKind.PAGED: "Paged",
 }
 
 

@@ -2,6 +2,7 @@
 its audit entry and change-log row in that transaction, and a frozen Changes record back."""
 
 from console.commands.demo import demo_step, seed_demo
+from console.commands.escalation import escalate_now, escalation_tick
 from console.commands.incidents import (
     SignalInput,
     acknowledge,
@@ -27,6 +28,8 @@ __all__ = [
     "change_severity",
     "change_status",
     "demo_step",
+    "escalate_now",
+    "escalation_tick",
     "open_incident",
     "resolve",
     "seed_demo",

@@ -24,6 +24,8 @@ from console.commands._common import (
 )
 from console.dto import incident_ref
 from console.errors import InvalidInput, InvalidTransition
+from console.commands.escalation import apply_start as start_escalation
+from console.commands.escalation import apply_stop as stop_escalation
 from console.uow import Transaction
 from models.enums import (
     AuditAction,
@@ -75,6 +77,7 @@ def _mark_acknowledged(tx: Transaction, incident: Incident, *, how: str) -> dict
     late = tx.now - incident.ack_deadline
     suffix = f" ({_minutes(late)} past the deadline)" if late.total_seconds() > 0 else ""
     tx.timeline(incident, kind=TimelineKind.ACKNOWLEDGED, text=f"{how} by {tx.actor.name}{suffix}")
+    stop_escalation(tx, incident, reason=f"acknowledged by {tx.actor.name}")
     return {"acknowledged_at": incident.acknowledged_at, "owner_id": incident.owner_id}
 
 
@@ -161,6 +164,7 @@ def apply_open(
     )
     tx.touch_incident(incident)
     tx.created_incident = incident.id
+    start_escalation(tx, incident)
     return incident
 
 
@@ -354,6 +358,7 @@ def apply_resolve(
         before["acknowledged_at"], after["acknowledged_at"] = None, tx.now
     incident.status = IncidentStatus.RESOLVED
     incident.resolved_at = tx.now
+    stop_escalation(tx, incident, reason=f"resolved by {tx.actor.name if tx.actor else 'the system'}")
     incident.resolution = summary
     tx.timeline(incident, kind=TimelineKind.RESOLVED, text=f"Resolved: {summary}")
     tx.audit(action=AuditAction.INCIDENT_RESOLVE, subject_type=ENTITY, subject_id=incident.id, before=before, after=after)

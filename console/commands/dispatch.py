@@ -10,6 +10,7 @@ from typing import Any
 
 from console.changes import Changes
 from console.commands import incidents
+from console.commands.escalation import escalate_now
 from console.errors import (
     AlreadyApplied,
     Conflict,
@@ -30,6 +31,7 @@ COMMANDS: dict[str, Callable[..., Changes]] = {
     "add_note": incidents.add_note,
     "set_next_action": incidents.set_next_action,
     "resolve": incidents.resolve,
+    "escalate_now": escalate_now,
 }
 
 

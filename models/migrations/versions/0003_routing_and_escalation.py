@@ -45,6 +45,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], name=op.f('fk_escalations_incident_id_incidents'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('incident_id', name=op.f('pk_escalations'))
     )
+    with op.batch_alter_table('escalations', schema=None) as batch_op:
+        batch_op.create_index('ix_escalations_due', ['state', 'step_due_at'], unique=False)
     op.create_table('pages',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('incident_id', sa.Integer(), nullable=False),
