@@ -91,6 +91,36 @@ class OnCallEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class PageItem:
+    """One page on the escalation ladder."""
+
+    person: str
+    why: str
+    paged_at: datetime
+    acknowledged_at: datetime | None
+    night: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationInfo:
+    policy: str
+    running: bool
+    next_due_at: datetime | None  # when the next tier is paged if nobody acknowledges
+    next_tier: str  # who that will be, e.g. "tier 2 (lead of Payments)"
+    stop_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionItem:
+    """An explained decision: automation's (by is empty) or a person's."""
+
+    at: datetime
+    kind: str
+    summary: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
 class IncidentDetail:
     row: IncidentRow
     owner: PersonRef | None
@@ -107,6 +137,9 @@ class IncidentDetail:
     on_call: tuple[OnCallEntry, ...]
     timeline: tuple[TimelineItem, ...]
     signal_count: int
+    pages: tuple[PageItem, ...] = ()
+    escalation: EscalationInfo | None = None
+    decisions: tuple[DecisionItem, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

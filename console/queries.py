@@ -13,6 +13,9 @@ from console.clock import Clock
 from console.db import Database
 from console.dto import (
     ConsoleInfo,
+    DecisionItem,
+    EscalationInfo,
+    PageItem,
     FeedBatch,
     IncidentDetail,
     IncidentRow,
@@ -23,12 +26,14 @@ from console.dto import (
     TimelineItem,
 )
 from console.errors import DatabaseUnavailable, NotFound
+from console.escalation import Snapshot
 from console.oncall import on_call_for_team
 from console.sync.watch import PgNotifyWatcher, SqliteDataVersionWatcher, Watcher
 from models.audit import ChangeLogEntry, Meta
-from models.enums import ChangeEntity, IncidentStatus
+from models.enums import ChangeEntity, EscalationState, IncidentStatus
 from models.incident import Incident, IncidentService, Signal, TimelineEvent
 from models.org import Person, Service, Team
+from models.routing import Decision, Escalation, Page
 
 DEMO_KEY = "demo"
 FEED_BATCH_LIMIT = 100_000
@@ -217,6 +222,19 @@ def incident_detail(session: Session, *, incident_id: int, at: datetime) -> Inci
         for e in events
     )
     signal_count = session.execute(select(func.count(Signal.id)).where(Signal.incident_id == incident_id)).scalar() or 0
+    pages = tuple(
+        PageItem(person=person(p.person_id).name, why=p.why, paged_at=p.paged_at,  # type: ignore[union-attr]
+                 acknowledged_at=p.acknowledged_at, night=p.night)
+        for p in session.execute(select(Page).where(Page.incident_id == incident_id).order_by(Page.id)).scalars()
+    )
+    found = session.execute(
+        select(Decision).where(Decision.incident_id == incident_id).order_by(Decision.at, Decision.id)
+    ).scalars()
+    explained = tuple(
+        DecisionItem(at=d.at, kind=d.kind.value, summary=d.summary,
+                     by=(p.name if (p := person(d.decided_by)) else ""))
+        for d in found
+    )
     lead = person(team.lead_id) if team else None
     return IncidentDetail(
         row=row,
@@ -234,7 +252,25 @@ def incident_detail(session: Session, *, incident_id: int, at: datetime) -> Inci
         on_call=on_call,
         timeline=timeline,
         signal_count=signal_count,
+        pages=pages,
+        escalation=_escalation_info(session, incident_id=incident_id),
+        decisions=explained,
     )
+
+
+def _escalation_info(session: Session, *, incident_id: int) -> EscalationInfo | None:
+    escalation = session.get(Escalation, incident_id)
+    if escalation is None:
+        return None
+    snapshot = Snapshot.from_json(escalation.snapshot)
+    running = escalation.state is EscalationState.RUNNING
+    next_tier = ""
+    if running and escalation.step < snapshot.steps:
+        tier = snapshot.tiers[escalation.step % len(snapshot.tiers)]
+        next_tier = f"tier {tier.position + 1} ({tier.label})"
+    return EscalationInfo(policy=escalation.policy_name, running=running,
+                          next_due_at=escalation.step_due_at if running else None, next_tier=next_tier,
+                          stop_reason=escalation.stop_reason)
 
 
 def roster(session: Session) -> tuple[PersonRef, ...]:

@@ -180,6 +180,24 @@ def org(db) -> Org:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def escalating(db, org):  # type: ignore[no-untyped-def]
+    """Checkout escalates: tier 1 the identity rotation (5 min), tier 2 the team lead (10 min), repeated once."""
+    from models.enums import TierTarget
+    from models.org import Service
+    from models.policy import EscalationPolicy, EscalationTier
+
+    with db.writer() as s:
+        policy = EscalationPolicy(name="Checkout escalation", team_id=org.team, repeat=1, tiers=[
+            EscalationTier(position=0, ack_timeout_minutes=5, target=TierTarget.ROTATION, rotation_id=org.rotation),
+            EscalationTier(position=1, ack_timeout_minutes=10, target=TierTarget.TEAM_LEAD)])
+        s.add(policy)
+        s.flush()
+        s.get(Service, org.checkout).escalation_policy_id = policy.id
+        s.commit()
+        return policy.id
+
+
+@pytest.fixture
 def commit_counter(db):  # type: ignore[no-untyped-def]
     """Count COMMITs on the database's engine."""
     from sqlalchemy import event

@@ -11,25 +11,11 @@ from sqlalchemy import select
 from console import commands
 from console.db import open_database
 from console.uow import UnitOfWork
-from models.enums import DecisionKind, EscalationState, LeaveKind, TierTarget, TimelineKind
+from models.enums import DecisionKind, EscalationState, LeaveKind, TimelineKind
 from models.incident import TimelineEvent
-from models.org import Person, Service
-from models.policy import EscalationPolicy, EscalationTier, Leave
+from models.org import Person
+from models.policy import EscalationTier, Leave
 from models.routing import Decision, Escalation, Page
-
-
-@pytest.fixture
-def escalating(db, org):  # type: ignore[no-untyped-def]
-    """Checkout escalates: tier 1 the identity rotation (5 min), tier 2 the team lead (10 min), repeated once."""
-    with db.writer() as s:
-        policy = EscalationPolicy(name="Checkout escalation", team_id=org.team, repeat=1, tiers=[
-            EscalationTier(position=0, ack_timeout_minutes=5, target=TierTarget.ROTATION, rotation_id=org.rotation),
-            EscalationTier(position=1, ack_timeout_minutes=10, target=TierTarget.TEAM_LEAD)])
-        s.add(policy)
-        s.flush()
-        s.get(Service, org.checkout).escalation_policy_id = policy.id
-        s.commit()
-        return policy.id
 
 
 def _open(uow, org) -> int:  # type: ignore[no-untyped-def]
@@ -149,3 +135,18 @@ def test_two_consoles_ticking_at_once_page_nobody_twice(db_url, db, uow, org, cl
         assert [p[0] for p in _pages(db, incident)] == [org.bob, org.alice]
     for u in consoles:
         u.db.dispose()
+
+
+def test_the_demo_seed_leaves_no_acknowledged_incident_escalating(db, uow) -> None:  # type: ignore[no-untyped-def]
+    """Seeding opens and acknowledges incidents in one transaction: the stop must see what the open created."""
+    from models.enums import IncidentStatus
+    from models.incident import Incident
+
+    commands.seed_demo(uow)
+    with db.reader() as s:
+        for incident in s.execute(select(Incident)).scalars():
+            escalation = s.get(Escalation, incident.id)
+            if incident.status is not IncidentStatus.TRIGGERED and escalation is not None:
+                assert escalation.state is EscalationState.STOPPED, incident.title
+                pages = s.execute(select(Page).where(Page.incident_id == incident.id)).scalars().all()
+                assert all(p.acknowledged_at is not None for p in pages), incident.title

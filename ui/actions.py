@@ -32,6 +32,7 @@ ACTION_SPECS: dict[str, tuple[str, str, str]] = {
     "note": ("Add &note…", "N", "Add a note to the timeline"),
     "next_action": ("Set ne&xt action…", "X", "Say what happens next"),
     "resolve": ("&Resolve…", "R", "Resolve with a summary of what fixed it"),
+    "escalate": ("&Escalate now", "E", "Page the next tier of the escalation now, without waiting"),
     "declare": ("&Declare incident…", "Ctrl+N", "Open a new incident by hand"),
 }
 
@@ -62,6 +63,7 @@ class IncidentActions(QObject):
             "severity": self.severity, "mitigating": lambda: self.set_status(IncidentStatus.MITIGATING),
             "monitoring": lambda: self.set_status(IncidentStatus.MONITORING), "note": self.note,
             "next_action": self.next_action, "resolve": self.resolve, "declare": self.declare,
+            "escalate": self.escalate,
         }
         for name, (text, shortcut, tip) in ACTION_SPECS.items():
             action = QAction(text, parent_widget, objectName=f"action_{name}")
@@ -91,6 +93,7 @@ class IncidentActions(QObject):
             "mitigating": is_open and row.status is not IncidentStatus.MITIGATING,  # type: ignore[union-attr]
             "monitoring": is_open and row.status is not IncidentStatus.MONITORING,  # type: ignore[union-attr]
             "note": has, "next_action": is_open, "resolve": is_open, "declare": me is not None,
+            "escalate": is_open,
         }
         for name, action in self.actions.items():
             action.setEnabled(bool(enabled[name]))
@@ -130,6 +133,11 @@ class IncidentActions(QObject):
         row, me = self._target()
         if row:
             self._submit(self._request("change_status", row, f"Mark {row.ref} {status.value}", status=status.value), row)
+
+    def escalate(self) -> None:
+        row, me = self._target()
+        if row:
+            self._submit(self._request("escalate_now", row, f"Escalate {row.ref} now", versioned=False), row)
 
     def note(self) -> None:
         self._text_action(title="Note on {ref}", prompt="What happened, what you saw, what you did:",

@@ -1,6 +1,8 @@
 """One incident in depth: who owns it, who is on call, customer impact, the next action, and its timeline."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -15,10 +17,12 @@ from PySide6.QtWidgets import (
 
 from console.dto import IncidentDetail
 from ui import theme
-from ui.timefmt import local_time
+from ui.timefmt import format_countdown, local_time
 from ui.timeline_model import TimelineModel
 
-FIELDS = ("status", "owner", "commander", "team", "service", "on_call", "customer_impact", "next_action", "opened")
+FIELDS = ("status", "owner", "commander", "team", "service", "on_call", "customer_impact", "next_action", "opened",
+          "escalation", "paged", "why")
+WHY_SHOWN = 8  # the latest decisions; the timeline and the audit trail keep every one
 
 
 class IncidentDetailPanel(QWidget):
@@ -61,6 +65,23 @@ class IncidentDetailPanel(QWidget):
         self._stack = QStackedLayout(self)
         self._stack.addWidget(self.empty)
         self._stack.addWidget(content)
+
+    def update_countdown(self, *, now: datetime | None) -> None:
+        """Show where the escalation is and how long until the next tier is paged (called every second)."""
+        detail = self.detail
+        if detail is None:
+            return
+        info = detail.escalation
+        if info is None:
+            text = "— no escalation policy for this service —"
+        elif info.running and info.next_due_at is not None:
+            left = (info.next_due_at - now).total_seconds() if now else None
+            when = f" in {format_countdown(left)}" if left is not None and left > 0 else (" now" if now else "")
+            text = f"{info.policy}: next {info.next_tier}{when}"
+        else:
+            text = f"{info.policy}: stopped — {info.stop_reason}"
+        if self.values["escalation"].text() != text:
+            self.values["escalation"].setText(text)
 
     def show_empty(self, text: str = "Select an incident in the queue.") -> None:
         self.incident_id = None
@@ -105,6 +126,20 @@ class IncidentDetailPanel(QWidget):
         }
         for key, text in texts.items():
             self.values[key].setText(text)
+        self.values["paged"].setText(_pages_text(detail) or "— nobody paged —")
+        self.values["why"].setText("\n".join(
+            f"{local_time(d.at)} {d.summary}" + (f" — by {d.by}" if d.by else "")
+            for d in detail.decisions[-WHY_SHOWN:]) or "—")
+        self.update_countdown(now=None)
         self.timeline_model.set_items(detail.timeline)
         self.timeline.scrollToBottom()
         self._stack.setCurrentIndex(1)
+
+
+def _pages_text(detail: IncidentDetail) -> str:
+    lines = []
+    for page in detail.pages:
+        state = f"acknowledged {local_time(page.acknowledged_at)}" if page.acknowledged_at else "⚠ not acknowledged"
+        night = " · at night" if page.night else ""
+        lines.append(f"{local_time(page.paged_at)} {page.person} — {state}{night}")
+    return "\n".join(lines)

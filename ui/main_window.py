@@ -11,6 +11,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QPushButton, QSizePolicy, QToolBar, QWidget
 
+from console import commands
 from console.changes import Changes
 from console.commands.dispatch import CommandRequest
 from console.dto import ChangeEntity, ConsoleInfo, FeedBatch, IncidentDetail, PersonRef, QueueSnapshot
@@ -34,7 +35,8 @@ DEMO_TEXT = "DEMO DATA — a simulated organisation and simulated incidents. Not
 OFFLINE_TEXT = ("⚠ DATABASE UNREACHABLE — showing the state as of {as_of} ({age} ago). {retry} "
                 "Your actions are kept on this machine and sent when it is back.")
 TOOLBAR_ACTIONS = ("acknowledge", "take", "assign", "severity", "mitigating", "monitoring", "note", "next_action",
-                   "resolve", None, "declare")
+                   "resolve", "escalate", None, "declare")
+ESCALATION_TICK_MS = 5000
 
 
 class MainWindow(QMainWindow):
@@ -78,6 +80,11 @@ class MainWindow(QMainWindow):
         self._connect()
         self._ticker = QTimer(self, interval=1000)
         self._ticker.timeout.connect(self._on_ticker_timeout)
+        # Every console ticks: the tick is idempotent and locks what it pages, so several consoles (or none
+        # but one) on a shared database page each tier exactly once.
+        self._escalation_timer = QTimer(self, interval=ESCALATION_TICK_MS)
+        self._escalation_timer.timeout.connect(self._on_escalation_timer_timeout)
+        self._escalating = False
         self._on_ticker_timeout()
         self.restore_layout()
 
@@ -171,6 +178,7 @@ class MainWindow(QMainWindow):
         self.runner.read(self.reader.info, on_done=self._on_info_loaded)
         self.feed.start()
         self._ticker.start()
+        self._escalation_timer.start()
 
     def _on_info_loaded(self, info: ConsoleInfo) -> None:
         self.info = info
@@ -331,8 +339,21 @@ class MainWindow(QMainWindow):
         self.runner.read(lambda: self.reader.incident_row(incident_id=incident_id),
                          on_done=lambda row: self.pending_panel.show_current(row, incident_id))
 
+    def _on_escalation_timer_timeout(self) -> None:
+        if self._escalating or not self.feed.healthy:
+            return
+        self._escalating = True
+        self.runner.write(lambda: commands.escalation_tick(self.uow), on_done=self._on_escalation_ticked,
+                          on_error=lambda _error: setattr(self, "_escalating", False))
+
+    def _on_escalation_ticked(self, changes: Changes) -> None:
+        self._escalating = False
+        if changes.incidents:
+            self.feed.poll_now()
+
     def _on_ticker_timeout(self) -> None:
         self.queue_model.set_now(self.reader.clock.now())
+        self.detail_panel.update_countdown(now=self.reader.clock.now())
         self.queue_panel.update_header()
         self.feed.check_stalled()
         if self.feed.healthy and self.feed.cursor is not None and self.outbox.pending_count():
@@ -375,6 +396,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()
         self._ticker.stop()
+        self._escalation_timer.stop()
         self.feed.stop()
         if self.demo_driver is not None:
             self.demo_driver.stop()

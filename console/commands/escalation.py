@@ -78,6 +78,7 @@ def _stop(tx: Transaction, escalation: Escalation, incident: Incident, reason: s
 
 def apply_stop(tx: Transaction, incident: Incident, *, reason: str) -> None:
     """Stop the escalation and mark its open pages acknowledged (an acknowledgement stops the paging)."""
+    tx.session.flush()  # the escalation and pages may have been created in this same transaction (the demo seed)
     escalation = tx.session.get(Escalation, incident.id, with_for_update=True)
     open_pages = select(Page).where(Page.incident_id == incident.id, Page.acknowledged_at.is_(None))
     for page in tx.session.execute(open_pages).scalars():
