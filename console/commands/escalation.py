@@ -78,11 +78,15 @@ def _stop(tx: Transaction, escalation: Escalation, incident: Incident, reason: s
 
 def apply_stop(tx: Transaction, incident: Incident, *, reason: str) -> None:
     """Stop the escalation and mark its open pages acknowledged (an acknowledgement stops the paging)."""
-    tx.session.flush()  # the escalation and pages may have been created in this same transaction (the demo seed)
-    escalation = tx.session.get(Escalation, incident.id, with_for_update=True)
+    # The escalation and its pages may have been created in this same transaction (the demo seed plays a whole
+    # story in one), and autoflush is off so that a command updates the incident once: look at both places.
+    pending = [o for o in tx.session.new if getattr(o, "incident_id", None) == incident.id]
+    escalation = next((o for o in pending if isinstance(o, Escalation)), None) or tx.session.get(
+        Escalation, incident.id, with_for_update=True)
     open_pages = select(Page).where(Page.incident_id == incident.id, Page.acknowledged_at.is_(None))
-    for page in tx.session.execute(open_pages).scalars():
-        page.acknowledged_at = tx.now
+    for page in [*tx.session.execute(open_pages).scalars(), *(o for o in pending if isinstance(o, Page))]:
+        if page.acknowledged_at is None:
+            page.acknowledged_at = tx.now
     if escalation is not None and escalation.state is EscalationState.RUNNING:
         _stop(tx, escalation, incident, reason)
 
