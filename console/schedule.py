@@ -75,8 +75,9 @@ def next_on_call(
     now = resolve(context=context, at=instant)
     current = now.person_id if isinstance(now, Pick) else None
     limit = instant + horizon
-    at: datetime | None = instant
-    while (at := next_change(context=context, at=at)) is not None and at <= limit:
+    at = instant
+    while (upcoming := next_change(context=context, at=at)) is not None and upcoming <= limit:
+        at = upcoming
         found = resolve(context=context, at=at)
         if isinstance(found, Pick) and found.person_id != current:
             return _answer(context=context, pick=found, at=at, names=names or {})
@@ -156,7 +157,9 @@ def shift_of(
     return None
 
 
-def _stretches(*, context: Context, start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime, Pick | Nobody]]:
+def _stretches(
+    *, context: Context, start: datetime, end: datetime
+) -> Iterator[tuple[datetime, datetime, Pick | Nobody]]:
     """Yield the stretches of a window over which the answer is constant, with that answer."""
     at = as_utc(value=start, what="start")
     stop = as_utc(value=end, what="end")

@@ -28,6 +28,7 @@ def layer_handoff(*, layer: Layer, index: int) -> datetime:
 
 
 def _window(*, layer: Layer, day: date) -> tuple[datetime, datetime] | None:
+    """Return the restricted layer's window that opens on a local date, if any."""
     restriction = layer.restriction
     assert restriction is not None
     return window_on(
@@ -96,6 +97,7 @@ class Pick:
 
     @property
     def covering_for(self) -> PersonId | None:
+        """Return the scheduled person this one stands in for, if any."""
         return self.covered[0][0] if self.covered else None
 
     @property
@@ -162,7 +164,7 @@ def resolve(*, context: Context, at: datetime) -> Pick | Nobody:
     exhausted: list[int] = []
     idle: list[int] = []
     layers = context.rotation.layers
-    for number in range(len(layers)):
+    for number in range(len(layers) - 1, -1, -1):
         layer = layers[number]
         if not on_duty(layer=layer, at=at):
             idle.append(number)

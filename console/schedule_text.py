@@ -47,9 +47,11 @@ def weekdays_text(*, weekdays: frozenset[int]) -> str:
 
 
 def restriction_text(*, restriction: Restriction, zone: str) -> str:
-    """Return a restriction as '09:00–17:00 Mon–Fri Europe/Berlin'."""
-    return (f"{restriction.opens:%H:%M}–{restriction.closes:%H:%M} "
-            f"{weekdays_text(weekdays=restriction.weekdays)} {zone}")
+    """Return a restriction as '09:00–17:00 Mon–Fri Europe/Berlin' (or 'all day Sat, Sun Europe/Berlin')."""
+    days = weekdays_text(weekdays=restriction.weekdays)
+    if restriction.opens == restriction.closes:
+        return f"all day {days} {zone}"
+    return f"{restriction.opens:%H:%M}–{restriction.closes:%H:%M} {days} {zone}"
 
 
 def leave_text(*, kind: str) -> str:
@@ -64,6 +66,7 @@ def display_zone(*, context: Context) -> str:
 
 
 def _away_list(*, away: tuple[tuple[PersonId, str], ...], names: Mapping[PersonId, str]) -> str:
+    """Return people away as 'Ana (PTO), Ben (sick leave)'."""
     return ", ".join(f"{name_of(names=names, person_id=p)} ({leave_text(kind=k)})" for p, k in away)
 
 
@@ -102,10 +105,22 @@ def gap_reason(
 ) -> tuple[GapCause, str]:
     """Return why nobody is on call, as a cause and a sentence."""
     layers = context.rotation.layers
-    if nobody.away:
-        return GapCause.ON_LEAVE, f"everyone is on leave: {_away_list(away=nobody.away, names=names)}"
     if not layers:
-        return GapCause.NO_LAYERS, f"rotation {context.rotation.name!r} has no layers"
+        idle = f"rotation {context.rotation.name!r} has no layers"
+    elif len(nobody.idle_layers) == len(layers):
+        idle = _idle_text(context=context, nobody=nobody, at=at)
+    else:
+        idle = ""
+    if nobody.away:
+        # Only an override was skipped when no layer is on duty either: say both, or the gap reads as leave alone.
+        text = f"everyone is on leave: {_away_list(away=nobody.away, names=names)}"
+        return GapCause.ON_LEAVE, f"{text}; {idle}" if idle else text
+    return (GapCause.NO_LAYERS if not layers else GapCause.NO_LAYER_ON_DUTY), idle
+
+
+def _idle_text(*, context: Context, nobody: Nobody, at: datetime) -> str:
+    """Return why no layer is on duty at `at`, layer by layer from the top."""
+    layers = context.rotation.layers
     reasons = []
     for number in nobody.idle_layers:
         layer = layers[number]
@@ -119,5 +134,4 @@ def gap_reason(
     text = "no layer is on duty: " + "; ".join(reasons)
     if not any(layer.restriction is None and layer.members for layer in layers):
         text += "; there is no unrestricted base layer"
-    return GapCause.NO_LAYER_ON_DUTY, text
-
+    return text

@@ -24,6 +24,7 @@ def as_utc(*, value: datetime, what: str) -> datetime:
 
 
 def _check_window(*, starts_at: datetime, ends_at: datetime, what: str) -> tuple[datetime, datetime]:
+    """Return a window's ends in UTC, or raise ValueError if either is naive or it is empty."""
     start = as_utc(value=starts_at, what=f"{what} starts_at")
     end = as_utc(value=ends_at, what=f"{what} ends_at")
     if end <= start:
