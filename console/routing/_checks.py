@@ -17,7 +17,7 @@ from console.routing.vocabulary import (
     duration_words,
     number_words,
 )
-from console.routing.windows import Series
+from console.routing.windows import Series, Window
 
 Facts = tuple[str, dict[str, float | str], dict[str, float | str]]  # sentence, inputs, thresholds
 
@@ -69,7 +69,7 @@ class Check:
 class ThresholdCheck(Check):
     """An aggregate over one window against a threshold."""
 
-    __slots__ = ("value", "window")
+    __slots__ = ("mean_only", "throughout", "value", "window")
 
     def __init__(self, *, rule: Rule, series: Series) -> None:
         super().__init__(rule=rule, series=series)
@@ -80,11 +80,21 @@ class ThresholdCheck(Check):
             Aggregate.MEAN: window.mean, Aggregate.MAX: window.maximum, Aggregate.MIN: window.minimum,
             Aggregate.SUM: lambda: window.total, Aggregate.COUNT: window.count,
         }[aggregate or Aggregate.MEAN]
+        self.mean_only = aggregate is Aggregate.MEAN
+        # "min above X" and "max below X" claim every sample of the window: a window not yet full cannot say so.
+        upward = rule.comparison in (Comparison.GT, Comparison.GE)
+        self.throughout = aggregate is (Aggregate.MIN if upward else Aggregate.MAX)
 
     def holds(self) -> bool:
         """Tell whether the window's aggregate passes the threshold."""
+        if self.mean_only:  # the common case, without a call per aggregate
+            window = self.window
+            count = self.series.end - window.start
+            return count > 0 and self.compare(window.total / count, self.threshold)
         value = self.value()
-        return value is not None and self.compare(value, self.threshold)
+        if value is None or self.throughout and not self.window.covered():
+            return False
+        return self.compare(value, self.threshold)
 
     def explain(self, *, service: str, sustained: float) -> Facts:
         """Say the aggregate, the window and the threshold."""
@@ -98,7 +108,7 @@ class ThresholdCheck(Check):
             shown = f"{int(value)} times"
         text = (f"{metric.label.capitalize()} of {service} {_AGGREGATE_WORDS[aggregate, upward]} {shown} over "
                 f"{duration_words(seconds=rule.windows[0])}{_sustained(rule.sustain_seconds, sustained)} "
-                f"(threshold {rule.comparison.words if rule.comparison else ''} "
+                f"({_partial(self.window, '; ')}threshold {rule.comparison.words if rule.comparison else ''} "
                 f"{_number(self.threshold, 2)}{'' if aggregate is Aggregate.COUNT else metric.unit})")
         inputs: dict[str, float | str] = {f"{metric}_{aggregate}_{token}": value,
                                           f"samples_{token}": float(self.window.count())}
@@ -113,7 +123,7 @@ class ThresholdCheck(Check):
 class BurnRateCheck(Check):
     """Error-budget burn over a long and a short window; both must pass."""
 
-    __slots__ = ("budget", "long", "short")
+    __slots__ = ("budget", "long", "ready", "short")
 
     def __init__(self, *, rule: Rule, series: Series) -> None:
         super().__init__(rule=rule, series=series)
@@ -121,15 +131,22 @@ class BurnRateCheck(Check):
         self.budget = 100.0 - rule.slo_percent  # error_rate is in percent too
         self.long = series.window(seconds=rule.windows[0])
         self.short = series.window(seconds=rule.windows[1])
+        self.ready = False
 
     def holds(self) -> bool:
         """Tell whether the budget burns past the threshold over both windows."""
-        long, short = self.long, self.short
-        count = long.count()
+        if not self.ready:
+            # At least the short window of history, so the two windows say different things; checked until true.
+            if not self.short.covered():
+                return False
+            self.ready = True
+        long, end = self.long, self.series.end
+        count = end - long.start
         if not count or not self.compare(long.total / count / self.budget, self.threshold):
             return False
-        count = short.count()
-        return bool(count) and self.compare(short.total / count / self.budget, self.threshold)
+        short = self.short
+        count = end - short.start
+        return count > 0 and self.compare(short.total / count / self.budget, self.threshold)
 
     def explain(self, *, service: str, sustained: float) -> Facts:
         """Say both burn rates, the threshold and the SLO."""
@@ -138,7 +155,9 @@ class BurnRateCheck(Check):
         for window in (self.long, self.short):
             token = duration_token(seconds=int(window.seconds))
             error = window.mean() or 0.0
-            burns.append(f"{_number(error / self.budget, 1)}x over {duration_words(seconds=int(window.seconds))}")
+            partial = _partial(window, "")
+            burns.append(f"{_number(error / self.budget, 1)}x over {duration_words(seconds=int(window.seconds))}"
+                         + (f" ({partial})" if partial else ""))
             inputs[f"burn_rate_{token}"] = round(error / self.budget, 3)
             inputs[f"error_rate_{token}"] = round(error, 6)
         text = (f"Error budget of {service} burning {burns[0]} and {burns[1]} "
@@ -178,9 +197,11 @@ class ChangeCheck(Check):
         change = self.change() or 0.0
         first, last = self.window.first() or 0.0, self.series.last or 0.0
         token = duration_token(seconds=rule.windows[0])
+        partial = _partial(self.window, "")
         text = (f"{metric.label.capitalize()} of {service} {'rose' if change >= 0 else 'fell'} "
                 f"{_number(abs(change), 0)}% over {duration_words(seconds=rule.windows[0])} "
-                f"({_number(first, metric.digits)}{metric.unit} to {_number(last, metric.digits)}{metric.unit})"
+                f"({_number(first, metric.digits)}{metric.unit} to {_number(last, metric.digits)}{metric.unit}"
+                f"{'; ' + partial if partial else ''})"
                 f"{_sustained(rule.sustain_seconds, sustained)} "
                 f"(threshold {rule.comparison.words if rule.comparison else ''} {_number(self.threshold, 2)}%)")
         inputs: dict[str, float | str] = {f"change_percent_{token}": round(change, 3), f"{metric}_start": first,
@@ -188,6 +209,18 @@ class ChangeCheck(Check):
         thresholds: dict[str, float | str] = {"change_percent": self.threshold, "comparison": str(rule.comparison),
                                               "window": token, "sustain": duration_token(seconds=rule.sustain_seconds)}
         return text, inputs, thresholds
+
+
+def _partial(window: Window, then: str) -> str:
+    """Say how little history a window has, followed by `then`, or nothing when it is full."""
+    # Early on (a console just started) a window holds less history than its name says; the reason says so.
+    seen = window.seen()
+    if seen >= window.seconds:
+        return ""
+    if seen < 120:
+        return ("only one sample so far" if not seen else f"only {int(seen)} s of data so far") + then
+    unit, size = ("min", 60) if seen < 7200 else ("h", 3600) if seen < 172800 else ("days", 86400)
+    return f"only {round(seen / size)} {unit} of data so far{then}"
 
 
 def _sustained(sustain: int, sustained: float) -> str:

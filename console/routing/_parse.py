@@ -39,6 +39,7 @@ _BY_KIND = {
     RuleKind.RATE_OF_CHANGE: ("window", "comparison", "threshold", "sustain", "clear_after"),
     RuleKind.QUALITATIVE: ("match", "hold"),
 }
+_KIND_KEYS = sorted({key for keys in _BY_KIND.values() for key in keys})
 
 
 def parse_policy(*, name: str, text: str, raw: dict[str, Any], digest: str) -> Policy:
@@ -110,8 +111,9 @@ def _level(node: Node, severity: Severity) -> SeverityLevel:
 
 def _rule(node: Node, clear_after: int) -> Rule:
     kind = node.choice("kind", RuleKind)
-    elsewhere = {key: f"does not apply to a {kind} rule (only to {', '.join(k for k in _BY_KIND if key in keys)})"
-                 for keys in _BY_KIND.values() for key in keys if key not in _BY_KIND[kind]}
+    owners = {key: ", ".join(k for k, keys in _BY_KIND.items() if key in keys) for key in _KIND_KEYS}
+    elsewhere = {key: f"does not apply to a {kind} rule (only to {owners[key]})"
+                 for key in _KIND_KEYS if key not in _BY_KIND[kind]}
     node.allow(_COMMON + _BY_KIND[kind], elsewhere=elsewhere)
     rule_id = node.text("id", limit=64)
     if not _RULE_ID.fullmatch(rule_id):

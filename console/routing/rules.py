@@ -13,7 +13,11 @@ Qualitative reports (sentiment, business impact) are per account: a matching rep
 (no new decision for repeats) until a non-matching report for the same account supersedes it or the rule's
 `hold` passes without a new matching report.
 
-A series' "now" is its newest sample, so a stream that goes quiet keeps its last state until it speaks again.
+History. A series' "now" is its newest sample, so a stream that goes quiet keeps its last state until it
+speaks again. A window with less history than its length (a console just started) is used as it is, like
+Prometheus' range functions, and the reason says how much data it had; two exceptions wait for history: a
+burn rate needs its short window full (else both windows would say the same thing), and "min above" or
+"max below" needs its whole window (it claims every sample of it).
 """
 from __future__ import annotations
 
@@ -157,9 +161,9 @@ class RuleEngine:
         return decisions
 
     def active_rules(self, *, service: str) -> tuple[str, ...]:
-        """Return the ids of the numeric rules whose current episode has fired for the service."""
+        """Return the ids of the numeric rules that fired for the service and still held at its latest sample."""
         return tuple(sorted(rule_id for (rule_id, name), episode in self._episodes.items()
-                            if name == service and episode.fired))
+                            if name == service and episode.fired and episode.false_since is None))
 
     def _route(self, *, service: str, metric: str, tier: str) -> _Route:
         route = self._routes[service, metric, tier] = _Route()
@@ -180,7 +184,7 @@ class RuleEngine:
         account = attributes.get("account", "")
         at = sample.at.timestamp()
         for rule, in_force in route.reports:
-            matches = all(attributes.get(key, "").strip().lower() in wanted for key, wanted in rule.match.items())
+            matches = all(str(attributes.get(key, "")).strip().lower() in wanted for key, wanted in rule.match.items())
             until = in_force.get(account)
             if not matches:
                 in_force.pop(account, None)

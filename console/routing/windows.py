@@ -48,8 +48,7 @@ class Window:
 
     def count(self) -> int:
         """Return how many samples the window holds."""
-        series = self._series
-        return series.base + len(series.times) - self.start
+        return self._series.end - self.start
 
     def mean(self) -> float | None:
         """Return the mean of the window's samples, or None when it is empty."""
@@ -69,6 +68,17 @@ class Window:
         series = self._series
         index = self.start - series.base
         return series.values[index] if index < len(series.values) else None
+
+    def seen(self) -> float:
+        """Return how many of the window's seconds the series has history for (less than `seconds` early on)."""
+        series = self._series
+        if series.started is None or not series.times:
+            return 0.0
+        return min(float(self.seconds), series.times[-1] - series.started)
+
+    def covered(self) -> bool:
+        """Tell whether the series has history for the whole window."""
+        return self.seen() >= self.seconds
 
     def first_time(self) -> float | None:
         """Return the time of the oldest sample in the window, or None when it is empty."""
@@ -102,12 +112,14 @@ class Window:
 class Series:
     """The samples of one service's one metric, and the windows the rules look through."""
 
-    __slots__ = ("_windows", "base", "times", "values")
+    __slots__ = ("_windows", "base", "end", "started", "times", "values")
 
     def __init__(self) -> None:
         self.times = array("d")
         self.values = array("d")
         self.base = 0  # logical index of times[0]: windows keep logical indices so cutting old samples is cheap
+        self.end = 0  # logical index one past the newest sample (base + len(times)), kept for the hot path
+        self.started: float | None = None  # the oldest sample ever taken, evicted or not: how much history exists
         self._windows: list[Window] = []  # longest first
 
     def __len__(self) -> int:
@@ -144,8 +156,11 @@ class Series:
         times, values = self.times, self.values
         if times and at < times[-1]:
             return self._insert_late(at, value)
+        if self.started is None:
+            self.started = at
         times.append(at)
         values.append(value)
+        self.end += 1
         base = self.base
         for window in self._windows:
             window.total += value
@@ -179,6 +194,8 @@ class Series:
         position = bisect_right(self.times, at)
         self.times.insert(position, at)
         self.values.insert(position, value)
+        self.end += 1
+        self.started = min(at, self.started if self.started is not None else at)
         for window in self._windows:
             if at > newest - window.seconds:
                 window.total += value
