@@ -3,6 +3,7 @@
 python main.py [--db URL] [--user HANDLE]          the console (default: the embedded SQLite database)
 python main.py db upgrade --db URL                 apply migrations
 python main.py seed-demo --db URL                  load the demo organisation into an empty database
+python main.py policy load --db URL --reason WHY   load the impact policy as a new, audited version
 python main.py screenshot --out FILE.png [...]     render the main window offscreen to a PNG
 """
 from __future__ import annotations
@@ -35,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_sub.add_parser("upgrade", help="apply Alembic migrations", parents=[common])
     sub.add_parser("seed-demo", help="load the demo organisation into an empty database", parents=[common])
+    policy = sub.add_parser("policy", help="the impact policy (severities, channels, routing rules)", parents=[common])
+    policy_sub = policy.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
+    load = policy_sub.add_parser("load", help="load a policy file as the new version (audited)", parents=[common])
+    load.add_argument("--file", type=Path, default=None, help="policy TOML (default: the shipped policy)")
+    load.add_argument("--reason", required=True, help="why the policy changes (goes in the audit trail)")
     shot = sub.add_parser("screenshot", help="render the main window offscreen to a PNG", parents=[common])
     shot.add_argument("--out", required=True, type=Path, metavar="FILE.png")
     shot.add_argument("--size", default="1600x1000", metavar="WxH")
@@ -201,6 +207,32 @@ def run_seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_policy_load(args: argparse.Namespace) -> int:
+    from console import commands
+    from console.clock import SystemClock
+    from console.db import open_database
+    from console.queries import find_person
+    from console.schema import ensure_usable
+    from console.uow import UnitOfWork
+
+    db = open_database(_required_db(args), must_exist=True)
+    ensure_usable(db, auto_upgrade=db.backend == "sqlite")
+    actor_id = None
+    user = getattr(args, "user", None)
+    if user:
+        with db.reader() as session:
+            person = find_person(session, handle=user)
+        if person is None:
+            raise SystemExit(_fail(f"--user {user!r}: nobody with that handle in the roster"))
+        actor_id = person.id
+    changes = commands.load_policy(UnitOfWork(db, SystemClock()), actor_id=actor_id, reason=args.reason,
+                                   path=args.file)
+    print(f"{db.display_url}: " + ("policy loaded as a new version" if changes.entities else
+                                     "policy unchanged (same text as the current version)"))
+    db.dispose()
+    return 0
+
+
 def _required_db(args: argparse.Namespace) -> str:
     url = getattr(args, "db", None)
     if not url:
@@ -225,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_db_upgrade(args)
         if args.command == "seed-demo":
             return run_seed_demo(args)
+        if args.command == "policy":
+            return run_policy_load(args)
         if args.command == "screenshot":
             return run_screenshot(args)
         return run_console(args, log_file=log_file)

@@ -3,6 +3,7 @@ its audit entry and change-log row in that transaction, and a frozen Changes rec
 
 from console.commands.demo import demo_step, seed_demo
 from console.commands.escalation import escalate_now, escalation_tick
+from console.commands.policy import load_policy
 from console.commands.incidents import (
     SignalInput,
     acknowledge,
@@ -30,6 +31,7 @@ __all__ = [
     "demo_step",
     "escalate_now",
     "escalation_tick",
+    "load_policy",
     "open_incident",
     "resolve",
     "seed_demo",

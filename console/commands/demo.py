@@ -18,6 +18,8 @@ from sqlalchemy import select
 
 from console.changes import Changes
 from console.commands._common import load_incident
+from console.commands.policy import apply_load
+from console.routing.policy import DEFAULT_PATH
 from console.commands._incident_ops import (
     SignalInput,
     apply_acknowledge,
@@ -100,6 +102,7 @@ def seed_demo(uow: UnitOfWork, *, organisation: DemoOrganisation | None = None) 
             raise InvalidInput(f"{uow.db.display_url} already holds an organisation; "
                                "seed-demo only seeds an empty database")
         counts = _insert_organisation(tx, org)
+        apply_load(tx, path=DEFAULT_PATH, reason="demo organisation seeded")  # the shipped impact policy
         tx.session.merge(Meta(key=DEMO_KEY, value=tx.now.isoformat()))
         counts["incidents"] = _play_seed_incidents(tx, org)
         tx.audit(action=AuditAction.DEMO_SEED, subject_type=SEED_ENTITY, subject_id="demo", before={}, after=counts)
