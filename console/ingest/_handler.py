@@ -13,7 +13,13 @@ from console.clock import Clock
 from console.errors import DatabaseUnavailable, InvalidInput
 from console.ingest._fields import read_json
 from console.ingest._http import RequestHead, Response, error_response, is_json
-from console.ingest.events import IngestOutcome, IngestResult, InvalidPayload, SignalEvent, SignalSource
+from console.ingest.events import (
+    IngestOutcome,
+    IngestResult,
+    InvalidPayload,
+    SignalEvent,
+    SignalSource,
+)
 from console.ingest.formats import PARSERS
 
 log = logging.getLogger(__name__)

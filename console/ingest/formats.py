@@ -149,8 +149,8 @@ def pagerduty_events(*, document: Any, received_at: datetime) -> tuple[SignalEve
         top.problem("dedup_key", f"is required to {action.value} an alert")
     client_url = top.text("client_url", nonempty=False) or ""
     client = top.text("client", nonempty=False)
-    payload = top.obj("payload", required=action is EventAction.TRIGGER)
-    if action is EventAction.TRIGGER and payload is not None:
+    payload = top.obj("payload", required=True) if action is EventAction.TRIGGER else None
+    if payload is not None:
         summary = payload.text("summary", required=True, max_length=MAX_SUMMARY)
         source = payload.text("source", required=True)
         severity = payload.choice("severity", PagerDutySeverity, required=True)
@@ -160,7 +160,7 @@ def pagerduty_events(*, document: Any, received_at: datetime) -> tuple[SignalEve
         event_class = payload.text("class", nonempty=False)
     else:
         # PagerDuty ignores the payload of an acknowledge or resolve; take what is usable and refuse nothing.
-        data = payload.data if payload is not None else {}
+        data = top.data.get("payload") if isinstance(top.data.get("payload"), dict) else {}
         summary, source, component, group, event_class = (
             data.get(k) if isinstance(data.get(k), str) else None
             for k in ("summary", "source", "component", "group", "class"))
@@ -173,7 +173,7 @@ def pagerduty_events(*, document: Any, received_at: datetime) -> tuple[SignalEve
         # PagerDuty makes up a key for a trigger without one; ours is derived from what identifies the problem
         # (not its time or details), so the same trigger sent twice is one alert, not two.
         dedup_key = stable_key(parts={"summary": summary, **labels})
-    attributes = _details(payload.data.get("custom_details") if payload is not None else None)
+    attributes = _details(payload.data.get("custom_details")) if payload is not None else {}
     if client:
         attributes["pagerduty.client"] = client
     if client_url:

@@ -19,7 +19,14 @@ from typing import Any
 
 from console.clock import Clock
 from console.ingest._handler import ROUTES, RequestHandler, Sink, busy_response
-from console.ingest._http import MAX_HEAD, HttpError, Response, encode_response, error_response, parse_head
+from console.ingest._http import (
+    MAX_HEAD,
+    HttpError,
+    Response,
+    encode_response,
+    error_response,
+    parse_head,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +51,9 @@ class IngestServer:
         self._request_timeout, self._idle_timeout = request_timeout, idle_timeout
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.AbstractServer | None = None
+        self._listener: socket.socket | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._port = 0
-        self._startup_error: BaseException | None = None
         # Touched only on the loop thread.
         self._tasks: set[asyncio.Task[Any]] = set()
         self._idle: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
@@ -75,6 +81,7 @@ class IngestServer:
             raise RuntimeError("the ingest server is already started")
         family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
         sock = socket.create_server((self._host, self._requested_port), family=family, backlog=512)
+        sock.setblocking(False)
         self._port = sock.getsockname()[1]
         self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="ingest-worker")
         self._loop = asyncio.new_event_loop()
@@ -84,11 +91,6 @@ class IngestServer:
                                         daemon=True)
         self._thread.start()
         ready.wait()
-        if self._startup_error is not None:
-            self._thread.join()
-            self._pool.shutdown()
-            self._thread = None
-            raise self._startup_error
         log.info("ingest server listening on %s port %d", self._host, self._port)
 
     def stop(self) -> None:
@@ -106,45 +108,64 @@ class IngestServer:
         assert self._loop is not None
         loop = self._loop
         asyncio.set_event_loop(loop)
-        try:
-            self._server = loop.run_until_complete(asyncio.start_server(self._connection, sock=sock, limit=MAX_HEAD))
-        except BaseException as error:  # handed to start(), which raises it in the caller's thread
-            self._startup_error = error
-            sock.close()
-            loop.close()
-            ready.set()
-            return
-        ready.set()
+        self._listener = sock
+        loop.add_reader(sock, self._accept)
+        loop.call_soon(ready.set)
         try:
             loop.run_forever()
         finally:
+            sock.close()
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
+    def _accept(self) -> None:
+        # Accepting in a plain reader callback, not asyncio.start_server or sock_accept: both can lose a connection
+        # accepted at the moment they are closed or cancelled, leaving its socket open. Here an accepted socket
+        # is in a task before anything else can run.
+        assert self._loop is not None and self._listener is not None
+        for _ in range(64):  # a burst at a time, then the loop serves the connections it has
+            try:
+                conn, _ = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:  # out of file descriptors, say: pause accepting, keep serving
+                log.warning("ingest: cannot accept a connection: %s", error)
+                self._loop.remove_reader(self._listener)
+                self._loop.call_later(0.1, self._resume_accepting)
+                return
+            task = self._loop.create_task(self._connection(conn))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _resume_accepting(self) -> None:
+        if not self._closing and self._loop is not None and self._listener is not None:
+            self._loop.add_reader(self._listener, self._accept)
+
     async def _shutdown(self) -> None:
-        assert self._server is not None
         loop = asyncio.get_running_loop()
         self._closing = True
-        self._server.close()
-        me = asyncio.current_task()
+        if self._listener is not None:
+            loop.remove_reader(self._listener)
         deadline = loop.time() + SHUTDOWN_GRACE + LINGER
-        # Besides our connections, this sees connections accepted a moment ago whose handler has not started:
-        # each is waited for, so no socket is left open when the loop stops.
-        while others := asyncio.all_tasks() - {me}:
+        while tasks := set(self._tasks):
             for writer in self._idle.values():
                 writer.close()  # an idle connection's read ends at once; a busy one finishes its request first
             remaining = deadline - loop.time()
             if remaining <= 0:
-                for task in others:
+                for task in tasks:
                     task.cancel()  # a sink that hangs past the grace period: its connection is dropped
-                await asyncio.wait(others)
+                await asyncio.wait(tasks)
                 break
-            await asyncio.wait(others, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(tasks, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
 
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _connection(self, conn: socket.socket) -> None:
+        try:
+            reader, writer = await asyncio.open_connection(sock=conn, limit=MAX_HEAD)
+        except BaseException:
+            conn.close()
+            raise
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)
         peer = _peer(writer)
         linger = False  # set when this side ends the conversation after a reply
         try:
@@ -164,7 +185,7 @@ class IngestServer:
                     linger = True
                     await self._send(writer, error_response(431, "request head over 16 KB"), False)
                     return
-                except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
+                except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
                     return
                 finally:
                     self._idle.pop(task, None)
@@ -176,14 +197,12 @@ class IngestServer:
                     log.debug("ingest: %d from %s: %s", response.status, peer, response.reason)
                 linger = not keep_alive
                 await self._send(writer, response, keep_alive)
-        except (ConnectionError, asyncio.TimeoutError):
+        except (ConnectionError, TimeoutError):
             linger = False  # the client is gone or not reading: nothing to wait for
         except asyncio.CancelledError:
-            # Only stop() cancels, past its grace period. Ending normally keeps asyncio's stream callback, which
-            # cannot take a cancelled task, from reporting an error.
-            linger = False
+            linger = False  # only stop() cancels, past its grace period; the socket is still closed below
         finally:
-            self._tasks.discard(task)
+            self._idle.pop(task, None)
             await self._close(reader, writer, linger=linger)
 
     async def _exchange(self, data: bytes, reader: asyncio.StreamReader,
@@ -226,7 +245,7 @@ class IngestServer:
         # The caller checked length <= max_body: no more than that is ever read for one request.
         try:
             return await asyncio.wait_for(reader.readexactly(length), self._request_timeout)
-        except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
+        except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
             return None
 
     async def _send(self, writer: asyncio.StreamWriter, response: Response, keep_alive: bool) -> None:
@@ -242,7 +261,7 @@ class IngestServer:
                 # the client reads it: half-close, and drop what the client still sends for a moment.
                 writer.write_eof()
                 await asyncio.wait_for(_drain_input(reader), min(LINGER, self._request_timeout))
-        except (ConnectionError, asyncio.TimeoutError, OSError, asyncio.CancelledError):
+        except (ConnectionError, TimeoutError, OSError, asyncio.CancelledError):
             pass
         writer.close()
         try:
