@@ -27,6 +27,7 @@ class IncidentOrigin(StrEnum):
 
     MANUAL = "manual"
     DEMO = "demo"
+    SIGNAL = "signal"  # opened by routing from an incoming signal
 
 
 class PersonRole(StrEnum):

@@ -29,6 +29,17 @@ def apply_start(tx: Transaction, incident: Incident) -> None:
     apply_step(tx, escalation, incident)
 
 
+def apply_restart(tx: Transaction, incident: Incident) -> None:
+    """Start escalating again from the first tier (a reopened incident), or start afresh."""
+    escalation = tx.session.get(Escalation, incident.id, with_for_update=True)
+    if escalation is None:
+        apply_start(tx, incident)
+        return
+    escalation.state, escalation.step, escalation.step_due_at, escalation.stop_reason = (
+        EscalationState.RUNNING, 0, tx.now, "")
+    apply_step(tx, escalation, incident)
+
+
 def apply_step(tx: Transaction, escalation: Escalation, incident: Incident, *, by_hand: bool = False) -> None:
     """Page the tier due now; a tier with nobody available passes straight on to the next one."""
     snapshot = Snapshot.from_json(escalation.snapshot)
