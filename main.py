@@ -4,6 +4,7 @@ python main.py [--db URL] [--user HANDLE]          the console (default: the emb
 python main.py db upgrade --db URL                 apply migrations
 python main.py seed-demo --db URL                  load the demo organisation into an empty database
 python main.py policy load --db URL --reason WHY   load the impact policy as a new, audited version
+python main.py ingest-server --db URL [--host H] [--port P]   signals in over HTTP (token: ICC_INGEST_TOKEN)
 python main.py screenshot --out FILE.png [...]     render the main window offscreen to a PNG
 """
 from __future__ import annotations
@@ -15,6 +16,11 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: start-up of the console must not pay for them
+    from console.queries import Reader
+    from console.uow import UnitOfWork
 
 VERSION = "0.1.0"
 EXIT_ERROR = 2
@@ -41,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     load = policy_sub.add_parser("load", help="load a policy file as the new version (audited)", parents=[common])
     load.add_argument("--file", type=Path, default=None, help="policy TOML (default: the shipped policy)")
     load.add_argument("--reason", required=True, help="why the policy changes (goes in the audit trail)")
+    ingest = sub.add_parser("ingest-server", help="accept Alertmanager, PagerDuty v2 and JSON signals over HTTP",
+                            parents=[common])
+    ingest.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    ingest.add_argument("--port", type=int, default=8742, help="port (0 picks a free one and prints it)")
     shot = sub.add_parser("screenshot", help="render the main window offscreen to a PNG", parents=[common])
     shot.add_argument("--out", required=True, type=Path, metavar="FILE.png")
     shot.add_argument("--size", default="1600x1000", metavar="WxH")
@@ -233,6 +243,96 @@ def run_policy_load(args: argparse.Namespace) -> int:
     return 0
 
 
+INGEST_TOKEN_ENV = "ICC_INGEST_TOKEN"
+INGEST_TOKEN_KEY = "ingest-token"  # the keyring entry, under the app's service name
+
+
+class _RoutingSink:
+    """Route each request's events in one transaction, by the impact policy loaded in the database.
+
+    The rule engine keeps each service's recent samples, so one engine lives as long as the server; it is
+    rebuilt when someone loads a new policy version (looked up at most every POLICY_CHECK_SECONDS).
+    """
+
+    POLICY_CHECK_SECONDS = 10.0
+
+    def __init__(self, *, uow: UnitOfWork, reader: Reader) -> None:
+        import threading
+
+        from console.routing.rules import RuleEngine
+
+        self._uow, self._reader = uow, reader
+        policy = reader.current_policy()
+        assert policy is not None
+        self.engine = RuleEngine(policy=policy)
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()  # the engine's windows are shared state; the database serialises writes anyway
+
+    def __call__(self, events):  # type: ignore[no-untyped-def]
+        from console.commands.routing import route_signals
+        from console.ingest.events import IngestOutcome, IngestResult
+        from console.routing.rules import RuleEngine
+
+        with self._lock:
+            if time.monotonic() - self._checked > self.POLICY_CHECK_SECONDS:
+                newer = self._reader.current_policy(known_digest=self.engine.policy.digest)
+                self._checked = time.monotonic()
+                if newer is not None:
+                    log.info("ingest: impact policy %s loaded; rules re-read", newer.version)
+                    self.engine = RuleEngine(policy=newer)
+            route_signals(self._uow, events=events, engine=self.engine)
+        return IngestResult(outcome=IngestOutcome.ACCEPTED, accepted=len(events))
+
+
+def run_ingest_server(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from console import commands
+    from console.clock import SystemClock
+    from console.db import open_database
+    from console.ingest.server import IngestServer
+    from console.queries import Reader
+    from console.schema import ensure_usable
+    from console.uow import UnitOfWork
+
+    token = os.environ.get(INGEST_TOKEN_ENV) or _keyring_ingest_token()
+    if not token:
+        raise SystemExit(_fail(f"no ingest token: set {INGEST_TOKEN_ENV}, or store one in the OS keyring under "
+                               f"service 'incident-console', user '{INGEST_TOKEN_KEY}'"))
+    db = open_database(_required_db(args), must_exist=True)
+    ensure_usable(db, auto_upgrade=db.backend == "sqlite")
+    clock = SystemClock()
+    uow = UnitOfWork(db, clock)
+    sink = _RoutingSink(uow=uow, reader=Reader(db, clock))
+    server = IngestServer(sink=sink, token=token, clock=clock, host=args.host, port=args.port)
+    server.start()
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    print(f"listening on http://{args.host}:{server.port} for {db.display_url} (policy "
+          f"{sink.engine.policy.version}; Ctrl+C stops)", flush=True)
+    # Escalation goes on with no console open: the tick is idempotent, consoles may tick too.
+    while not stop.wait(5.0):
+        try:
+            commands.escalation_tick(uow)
+        except Exception:  # noqa: BLE001 - a failed tick is retried in 5 s; the server stays up
+            log.exception("escalation tick failed")
+    server.stop()
+    db.dispose()
+    return 0
+
+
+def _keyring_ingest_token() -> str | None:
+    from console.credentials import keyring_status
+
+    if not keyring_status().available:
+        return None
+    import keyring
+
+    return keyring.get_password("incident-console", INGEST_TOKEN_KEY)
+
+
 def _required_db(args: argparse.Namespace) -> str:
     url = getattr(args, "db", None)
     if not url:
@@ -259,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_seed_demo(args)
         if args.command == "policy":
             return run_policy_load(args)
+        if args.command == "ingest-server":
+            return run_ingest_server(args)
         if args.command == "screenshot":
             return run_screenshot(args)
         return run_console(args, log_file=log_file)

@@ -28,12 +28,14 @@ from console.dto import (
 from console.errors import DatabaseUnavailable, NotFound
 from console.escalation import Snapshot
 from console.oncall import on_call_for_team
+from console.routing.definitions import Policy
+from console.routing.policy import default_policy, load_policy
 from console.sync.watch import PgNotifyWatcher, SqliteDataVersionWatcher, Watcher
 from models.audit import ChangeLogEntry, Meta
 from models.enums import ChangeEntity, EscalationState, IncidentStatus
 from models.incident import Incident, IncidentService, Signal, TimelineEvent
 from models.org import Person, Service, Team
-from models.routing import Decision, Escalation, Page
+from models.routing import Decision, Escalation, Page, PolicyVersion
 
 DEMO_KEY = "demo"
 FEED_BATCH_LIMIT = 100_000
@@ -273,6 +275,18 @@ def _escalation_info(session: Session, *, incident_id: int) -> EscalationInfo | 
                           stop_reason=escalation.stop_reason)
 
 
+def current_policy(session: Session) -> Policy:
+    """Return the impact policy loaded in the database (the newest version), or the shipped one if none is."""
+    text = session.execute(select(PolicyVersion.content).order_by(PolicyVersion.id.desc()).limit(1)).scalar()
+    # A stored version was checked when it was loaded; reading it again cannot fail unless someone edited the row.
+    return default_policy() if text is None else load_policy(text=text)
+
+
+def policy_digest_now(session: Session) -> str | None:
+    """Return the digest of the newest loaded policy version (cheap: decides whether to re-read it)."""
+    return session.execute(select(PolicyVersion.digest).order_by(PolicyVersion.id.desc()).limit(1)).scalar()
+
+
 def roster(session: Session) -> tuple[PersonRef, ...]:
     """Return every active person, by name."""
     people = session.execute(
@@ -330,6 +344,14 @@ class Reader:
                 roster=roster(session),
                 services=services(session),
             )
+
+    def current_policy(self, *, known_digest: str | None = None) -> Policy | None:
+        """Return the loaded impact policy, or None when its digest is still `known_digest` (nothing to re-read)."""
+        with _reachable(self._db), self._db.reader() as session:
+            digest = policy_digest_now(session)
+            if known_digest is not None and digest == known_digest:
+                return None
+            return current_policy(session)
 
     def open_queue(self) -> QueueSnapshot:
         """Return the open queue with its cursor."""

@@ -73,3 +73,18 @@ def test_policy_load_from_the_command_line(tmp_path) -> None:  # type: ignore[no
     assert unchanged.returncode == 0 and "unchanged" in unchanged.stdout
     nobody = run("policy", "load", "--db", url, "--reason", "x", "--user", "nobody")
     assert nobody.returncode == 2 and "--user 'nobody'" in nobody.stderr
+
+
+def test_readers_follow_the_policy_loaded_in_the_database(db, uow, org, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from console.queries import Reader
+
+    reader = Reader(db, clock)
+    assert reader.current_policy().version == "2026-11-27.1"  # nothing loaded yet: the shipped policy
+    commands.load_policy(uow, actor_id=org.alice, reason="first load")
+    loaded = reader.current_policy()
+    assert reader.current_policy(known_digest=loaded.digest) is None  # unchanged: nothing to re-read
+    changed = tmp_path / "impact.toml"
+    changed.write_text(DEFAULT_PATH.read_text(encoding="utf-8").replace('version = "2026-11-27.1"',
+                                                                       'version = "2026-12-01.1"'), encoding="utf-8")
+    commands.load_policy(uow, actor_id=org.bob, reason="new version", path=changed)
+    assert reader.current_policy(known_digest=loaded.digest).version == "2026-12-01.1"
