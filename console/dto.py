@@ -92,13 +92,33 @@ class OnCallEntry:
 
 @dataclass(frozen=True, slots=True)
 class PageItem:
-    """One page on the escalation ladder."""
+    """One person engaged on an incident: paged (woken) or told, why, and whether they are past the fatigue limit."""
 
     person: str
     why: str
     paged_at: datetime
     acknowledged_at: datetime | None
     night: bool
+    urgent: bool = True  # False: told, not woken
+    reason: str = "escalation"  # a PageReason value
+    step: int | None = None  # the escalation step, for escalation pages
+    fatigue: str = ""  # "7 pages this shift (2 at night): over the limit of 6"
+    over_limit: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LadderStep:
+    """One step of a running or finished escalation: a tier, in a round, and what happened at it."""
+
+    step: int  # 1-based, counting repeats
+    tier: int  # 1-based
+    round: int
+    label: str  # "rotation payments-primary", "lead of Payments"
+    timeout_minutes: int
+    state: str  # "paged", "skipped" (nobody available), "next", "later", "not reached"
+    person: str = ""
+    paged_at: datetime | None = None
+    acknowledged_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +128,7 @@ class EscalationInfo:
     next_due_at: datetime | None  # when the next tier is paged if nobody acknowledges
     next_tier: str  # who that will be, e.g. "tier 2 (lead of Payments)"
     stop_reason: str
+    ladder: tuple[LadderStep, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +136,13 @@ class DecisionItem:
     """An explained decision: automation's (by is empty) or a person's."""
 
     at: datetime
-    kind: str
+    kind: str  # a DecisionKind value: severity, routing, grouping, escalation, override
     summary: str
     by: str
+    rule_id: str = ""
+    policy_version: str = ""
+    inputs: str = "{}"  # canonical JSON
+    thresholds: str = "{}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +165,27 @@ class IncidentDetail:
     pages: tuple[PageItem, ...] = ()
     escalation: EscalationInfo | None = None
     decisions: tuple[DecisionItem, ...] = ()
+    parent_id: int | None = None  # grouped under another incident
+    severity_set_by: str = ""  # the person who set the severity by hand, if one did
+
+    @property
+    def severity_decisions(self) -> tuple[DecisionItem, ...]:
+        """The decisions that explain the severity: automation's rules and people's overrides."""
+        return tuple(d for d in self.decisions if d.kind in ("severity", "override"))
+
+    @property
+    def people_decisions(self) -> tuple[DecisionItem, ...]:
+        """The decisions that explain who was engaged: routing, grouping and escalation."""
+        return tuple(d for d in self.decisions if d.kind in ("routing", "grouping", "escalation"))
+
+    @property
+    def over_limit(self) -> tuple[PageItem, ...]:
+        """People engaged on this incident who are past the fatigue limit, once each."""
+        seen: dict[str, PageItem] = {}
+        for page in self.pages:
+            if page.over_limit:
+                seen.setdefault(page.person, page)
+        return tuple(seen.values())
 
 
 @dataclass(frozen=True, slots=True)

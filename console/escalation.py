@@ -11,12 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.oncall import on_call_for_rotation
+from console.routing.definitions import Fatigue
 from models.enums import EscalationState, TierTarget
 from models.org import Person, Service, Team
 from models.policy import EscalationPolicy, Rotation
 from models.routing import Escalation
 
-NIGHT_START_HOUR, NIGHT_END_HOUR = 22, 7
 
 
 @dataclass(frozen=True)
@@ -100,13 +100,13 @@ def resolve_tier(session: Session, *, tier: Tier, at: datetime) -> Target | None
     return None
 
 
-def is_night(person: Person, at: datetime) -> bool:
-    """Say whether it is night where the person is (pages at night count towards fatigue)."""
+def is_night(*, person: Person, at: datetime, fatigue: Fatigue) -> bool:
+    """Say whether it is night where the person is, by the policy's hours (pages at night count towards fatigue)."""
     try:
         hour = at.astimezone(ZoneInfo(person.timezone or "UTC")).hour
     except (KeyError, ValueError):
         hour = at.hour
-    return hour >= NIGHT_START_HOUR or hour < NIGHT_END_HOUR
+    return fatigue.is_night(hour=hour)
 
 
 def due_after(*, tier: Tier, at: datetime) -> datetime:

@@ -1,58 +1,168 @@
-"""Who is on call when: rotations turn over every shift, overrides take precedence, people on leave are skipped."""
+"""Who is on call when, from the database: a rotation's layers, overrides and leave read into the schedule
+engine (console/schedule.py), which hands off at local wall-clock times across daylight-saving changes,
+lets the later layer and any override win, and never puts a person on leave on call.
+
+`RotationSchedule` is one rotation as the engine sees it, loaded once and asked several questions (now, next,
+gaps, a person's shift). The module-level functions are the shapes the rest of console/ asks for.
+"""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from models.policy import Leave, Override, Rotation
+from console import schedule
+from models.org import Person
+from models.policy import Leave, Override, Rotation, RotationLayer
+
+# Overrides and leave that ended this long before the moment asked about cannot change the answer.
+LOOKBACK = timedelta(days=8)
+GAP_HORIZON = timedelta(days=7)
 
 
 @dataclass(frozen=True)
 class OnCall:
+    """Who answers for a rotation, since and until when, and why."""
+
     rotation_id: int
     rotation: str
     person_id: int
+    since: datetime
     until: datetime
-    note: str
+    note: str  # short: "" for an ordinary turn, "override", "covering: Lena Hansen is on leave (PTO)"
+    reason: str  # the engine's full sentence: layer, until when, who is covered, overrides skipped
+    layer: str | None  # None for an override
 
 
-def _on_leave(session: Session, person_id: int, at: datetime) -> bool:
-    hit = session.execute(
-        select(Leave.id).where(Leave.person_id == person_id, Leave.starts_at <= at, Leave.ends_at > at).limit(1)
-    ).first()
-    return hit is not None
+@dataclass(frozen=True)
+class CoverageGap:
+    rotation_id: int
+    rotation: str
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+
+
+def _clock(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def _layer(row: RotationLayer) -> schedule.Layer:
+    restriction = None
+    if row.restrict_opens and row.restrict_closes:
+        days = frozenset(int(d) for d in (row.restrict_weekdays or "0123456"))
+        restriction = schedule.Restriction(opens=_clock(row.restrict_opens), closes=_clock(row.restrict_closes),
+                                           weekdays=days)
+    return schedule.Layer(name=row.name, members=tuple(m.person_id for m in row.members), start=row.starts_at,
+                          shift=timedelta(minutes=row.shift_minutes), handoff=_clock(row.handoff), zone=row.timezone,
+                          restriction=restriction)
+
+
+@dataclass(frozen=True)
+class RotationSchedule:
+    """One rotation with the overrides and leave around a moment, ready for the schedule engine."""
+
+    name: str
+    rotation: schedule.Rotation
+    overrides: tuple[schedule.Override, ...]
+    leaves: tuple[schedule.Leave, ...]
+    names: dict[int, str]
+
+    @property
+    def rotation_id(self) -> int:
+        return self.rotation.id
+
+    def on_call(self, *, at: datetime) -> OnCall | None:
+        """Return who is on call at `at`, or None when nobody available is."""
+        found = schedule.on_call(rotation=self.rotation, overrides=self.overrides, leaves=self.leaves, at=at,
+                                 names=self.names)
+        return None if found is None else self._entry(found)
+
+    def next_on_call(self, *, after: datetime) -> OnCall | None:
+        """Return the next person to take over after whoever is on call at `after`, and from when."""
+        found = schedule.next_on_call(rotation=self.rotation, overrides=self.overrides, leaves=self.leaves,
+                                      after=after, names=self.names, horizon=timedelta(days=60))
+        return None if found is None else self._entry(found)
+
+    def gaps(self, *, start: datetime, end: datetime) -> tuple[CoverageGap, ...]:
+        """Return the stretches from `start` to `end` when nobody available is on call, with the reason."""
+        return tuple(
+            CoverageGap(self.rotation.id, self.name, g.starts_at, g.ends_at, g.reason)
+            for g in schedule.coverage_gaps(rotation=self.rotation, overrides=self.overrides, leaves=self.leaves,
+                                            start=start, end=end, names=self.names)
+        )
+
+    def shift_of(self, *, person_id: int, at: datetime) -> schedule.Shift | None:
+        """Return the person's turn on this rotation that contains `at`, if they are on one."""
+        return schedule.shift_of(rotation=self.rotation, person_id=person_id, at=at, overrides=self.overrides)
+
+    def _entry(self, found: schedule.OnCall) -> OnCall:
+        if found.covering_for is not None:
+            note = next((part for part in found.reason.split("; ") if part.startswith("covering")), "covering")
+        elif found.source is schedule.Source.OVERRIDE:
+            note = "override"
+        elif len(self.rotation.layers) > 1:
+            note = f"layer {found.layer}"
+        else:
+            note = ""
+        return OnCall(rotation_id=self.rotation.id, rotation=self.name, person_id=found.person_id,
+                      since=found.since, until=found.until, note=note, reason=found.reason, layer=found.layer)
+
+
+def load_schedule(session: Session, *, rotation: Rotation, around: datetime) -> RotationSchedule:
+    """Read one rotation, its overrides and the leave of everyone who may stand in, as of `around`."""
+    since = around - LOOKBACK
+    layers = tuple(_layer(row) for row in rotation.layers)
+    overrides = tuple(
+        schedule.Override(rotation_id=rotation.id, person_id=o.person_id, starts_at=o.starts_at, ends_at=o.ends_at)
+        for o in session.execute(select(Override).where(Override.rotation_id == rotation.id, Override.ends_at > since)
+                                 .order_by(Override.starts_at, Override.id)).scalars()
+    )
+    people = {p for layer in layers for p in layer.members} | {o.person_id for o in overrides}
+    leaves = tuple(
+        schedule.Leave(person_id=leave.person_id, starts_at=leave.starts_at, ends_at=leave.ends_at,
+                       kind=leave.kind.value)
+        for leave in session.execute(select(Leave).where(Leave.person_id.in_(people), Leave.ends_at > since)
+                                     .order_by(Leave.starts_at, Leave.id)).scalars()
+    ) if people else ()
+    names = dict(session.execute(select(Person.id, Person.name).where(Person.id.in_(people))).all()) if people else {}
+    return RotationSchedule(name=rotation.name, rotation=schedule.Rotation(id=rotation.id, name=rotation.name,
+                                                                           layers=layers),
+                            overrides=overrides, leaves=leaves, names=names)
+
+
+def team_rotations(session: Session, *, team_id: int) -> list[Rotation]:
+    """Return a team's rotations, by name."""
+    return list(session.execute(select(Rotation).where(Rotation.team_id == team_id).order_by(Rotation.name)).scalars())
 
 
 def on_call_for_rotation(session: Session, *, rotation: Rotation, at: datetime) -> OnCall | None:
     """Return who answers for the rotation at `at`, or None when nobody available can."""
-    shift = timedelta(hours=rotation.shift_hours)
-    index = (at - rotation.anchor) // shift
-    shift_end = rotation.anchor + (index + 1) * shift
-    override = session.execute(
-        select(Override)
-        .where(Override.rotation_id == rotation.id, Override.starts_at <= at, Override.ends_at > at)
-        .order_by(Override.starts_at.desc())
-        .limit(1)
-    ).scalar()
-    if override is not None and not _on_leave(session, override.person_id, at):
-        return OnCall(rotation.id, rotation.name, override.person_id, override.ends_at, "override")
-    members = [m.person_id for m in rotation.members]
-    if not members:
-        return None
-    # A person on leave is never paged: the next member in order who is not away covers.
-    for step in range(len(members)):
-        candidate = members[(index + step) % len(members)]
-        if not _on_leave(session, candidate, at):
-            note = "" if step == 0 else "covering: scheduled person is on leave"
-            return OnCall(rotation.id, rotation.name, candidate, shift_end, note)
-    return None
+    return load_schedule(session, rotation=rotation, around=at).on_call(at=at)
 
 
 def on_call_for_team(session: Session, *, team_id: int, at: datetime) -> list[OnCall]:
     """Return who is on call now on each of a team's rotations."""
-    rotations = session.execute(select(Rotation).where(Rotation.team_id == team_id).order_by(Rotation.name)).scalars()
-    found = (on_call_for_rotation(session, rotation=r, at=at) for r in rotations)
+    found = (on_call_for_rotation(session, rotation=r, at=at) for r in team_rotations(session, team_id=team_id))
     return [entry for entry in found if entry is not None]
+
+
+def coverage_gaps(session: Session, *, at: datetime, horizon: timedelta = GAP_HORIZON,
+                  rotations: Iterable[Rotation] | None = None) -> list[CoverageGap]:
+    """Return every stretch in the coming `horizon` when a rotation has nobody available, soonest first."""
+    chosen = rotations if rotations is not None else session.execute(select(Rotation).order_by(Rotation.name)).scalars()
+    gaps = [gap for rotation in chosen
+            for gap in load_schedule(session, rotation=rotation, around=at).gaps(start=at, end=at + horizon)]
+    return sorted(gaps, key=lambda g: (g.starts_at, g.rotation))
+
+
+def rotations_of(session: Session, *, person_id: int) -> list[Rotation]:
+    """Return the rotations in which a person is a layer member or has an override."""
+    in_layers = select(RotationLayer.rotation_id).where(RotationLayer.members.any(person_id=person_id))
+    overridden = select(Override.rotation_id).where(Override.person_id == person_id)
+    return list(session.execute(select(Rotation).where(or_(Rotation.id.in_(in_layers), Rotation.id.in_(overridden)))
+                                .order_by(Rotation.name)).scalars())

@@ -13,29 +13,22 @@ from console.clock import Clock
 from console.db import Database
 from console.dto import (
     ConsoleInfo,
-    DecisionItem,
-    EscalationInfo,
-    PageItem,
     FeedBatch,
     IncidentDetail,
     IncidentRow,
-    OnCallEntry,
     PersonRef,
     QueueSnapshot,
     ServiceRef,
-    TimelineItem,
 )
 from console.errors import DatabaseUnavailable, NotFound
-from console.escalation import Snapshot
-from console.oncall import on_call_for_team
+from console.incident_detail import build_detail, person_ref
+from console.policy_store import stored_digest, stored_policy
 from console.routing.definitions import Policy
-from console.routing.policy import default_policy, load_policy
 from console.sync.watch import PgNotifyWatcher, SqliteDataVersionWatcher, Watcher
 from models.audit import ChangeLogEntry, Meta
-from models.enums import ChangeEntity, EscalationState, IncidentStatus
-from models.incident import Incident, IncidentService, Signal, TimelineEvent
+from models.enums import ChangeEntity, IncidentStatus
+from models.incident import Incident
 from models.org import Person, Service, Team
-from models.routing import Decision, Escalation, Page, PolicyVersion
 
 DEMO_KEY = "demo"
 FEED_BATCH_LIMIT = 100_000
@@ -183,108 +176,12 @@ def changes_since(
                      more=read == limit, missing=missing, rechecked=rechecked, **snapshot)
 
 
-def _person_ref(person: Person | None) -> PersonRef | None:
-    if person is None:
-        return None
-    return PersonRef(person.id, person.handle, person.name, person.title, person.role_set)
-
-
 def incident_detail(session: Session, *, incident_id: int, at: datetime) -> IncidentDetail:
     """Return everything the detail panel shows about one incident, on-call as of `at`."""
     incident = session.get(Incident, incident_id)
     if incident is None:
         raise NotFound(f"incident INC-{incident_id} does not exist")
-    row = incident_rows(session, ids=[incident_id])[0]
-    service = session.get_one(Service, incident.service_id)
-    team = session.get(Team, incident.team_id) if incident.team_id else service.team
-    people: dict[int, Person] = {}
-
-    def person(pid: int | None) -> Person | None:
-        if pid is None:
-            return None
-        if pid not in people:
-            people[pid] = session.get_one(Person, pid)
-        return people[pid]
-
-    on_call = tuple(
-        OnCallEntry(person=_person_ref(person(oc.person_id)), rotation=oc.rotation, until=oc.until, note=oc.note)  # type: ignore[arg-type]
-        for oc in on_call_for_team(session, team_id=service.team_id, at=at)
-    )
-    impacted = session.execute(
-        select(Service.name)
-        .join(IncidentService, IncidentService.service_id == Service.id)
-        .where(IncidentService.incident_id == incident_id)
-        .order_by(Service.name)
-    ).scalars()
-    events = session.execute(
-        select(TimelineEvent).where(TimelineEvent.incident_id == incident_id).order_by(TimelineEvent.at, TimelineEvent.id)
-    ).scalars()
-    timeline = tuple(
-        TimelineItem(at=e.at, kind=e.kind, actor=(p.name if (p := person(e.actor_id)) else "system"), text=e.text)
-        for e in events
-    )
-    signal_count = session.execute(select(func.count(Signal.id)).where(Signal.incident_id == incident_id)).scalar() or 0
-    pages = tuple(
-        PageItem(person=person(p.person_id).name, why=p.why, paged_at=p.paged_at,  # type: ignore[union-attr]
-                 acknowledged_at=p.acknowledged_at, night=p.night)
-        for p in session.execute(select(Page).where(Page.incident_id == incident_id).order_by(Page.id)).scalars()
-    )
-    found = session.execute(
-        select(Decision).where(Decision.incident_id == incident_id).order_by(Decision.at, Decision.id)
-    ).scalars()
-    explained = tuple(
-        DecisionItem(at=d.at, kind=d.kind.value, summary=d.summary,
-                     by=(p.name if (p := person(d.decided_by)) else ""))
-        for d in found
-    )
-    lead = person(team.lead_id) if team else None
-    return IncidentDetail(
-        row=row,
-        owner=_person_ref(person(incident.owner_id)),
-        commander=_person_ref(person(incident.commander_id)),
-        team=team.name if team else "",
-        team_lead=lead.name if lead else "",
-        service_tier=service.tier.value,
-        impacted_services=tuple(impacted),
-        customer_impact=incident.customer_impact,
-        next_action=incident.next_action,
-        resolution=incident.resolution,
-        acknowledged_at=incident.acknowledged_at,
-        resolved_at=incident.resolved_at,
-        on_call=on_call,
-        timeline=timeline,
-        signal_count=signal_count,
-        pages=pages,
-        escalation=_escalation_info(session, incident_id=incident_id),
-        decisions=explained,
-    )
-
-
-def _escalation_info(session: Session, *, incident_id: int) -> EscalationInfo | None:
-    escalation = session.get(Escalation, incident_id)
-    if escalation is None:
-        return None
-    snapshot = Snapshot.from_json(escalation.snapshot)
-    running = escalation.state is EscalationState.RUNNING
-    next_tier = ""
-    if running and escalation.step < snapshot.steps:
-        tier = snapshot.tiers[escalation.step % len(snapshot.tiers)]
-        next_tier = f"tier {tier.position + 1} ({tier.label})"
-    return EscalationInfo(policy=escalation.policy_name, running=running,
-                          next_due_at=escalation.step_due_at if running else None, next_tier=next_tier,
-                          stop_reason=escalation.stop_reason)
-
-
-def current_policy(session: Session) -> Policy:
-    """Return the impact policy loaded in the database (the newest version), or the shipped one if none is."""
-    text = session.execute(select(PolicyVersion.content).order_by(PolicyVersion.id.desc()).limit(1)).scalar()
-    # A stored version was checked when it was loaded; reading it again cannot fail unless someone edited the row.
-    return default_policy() if text is None else load_policy(text=text)
-
-
-def policy_digest_now(session: Session) -> str | None:
-    """Return the digest of the newest loaded policy version (cheap: decides whether to re-read it)."""
-    return session.execute(select(PolicyVersion.digest).order_by(PolicyVersion.id.desc()).limit(1)).scalar()
+    return build_detail(session, incident=incident, row=incident_rows(session, ids=[incident_id])[0], at=at)
 
 
 def roster(session: Session) -> tuple[PersonRef, ...]:
@@ -292,7 +189,7 @@ def roster(session: Session) -> tuple[PersonRef, ...]:
     people = session.execute(
         select(Person).where(Person.active.is_(True)).options(selectinload(Person.roles)).order_by(Person.name)
     ).scalars()
-    return tuple(_person_ref(p) for p in people)  # type: ignore[misc]
+    return tuple(person_ref(p) for p in people)  # type: ignore[misc]
 
 
 def services(session: Session) -> tuple[ServiceRef, ...]:
@@ -309,7 +206,7 @@ def has_organisation(session: Session) -> bool:
 def find_person(session: Session, *, handle: str) -> PersonRef | None:
     """Return the active person with this handle, if any."""
     person = session.execute(select(Person).where(Person.handle == handle, Person.active.is_(True))).scalar()
-    return _person_ref(person)
+    return person_ref(person)
 
 
 def is_demo(session: Session) -> bool:
@@ -348,10 +245,9 @@ class Reader:
     def current_policy(self, *, known_digest: str | None = None) -> Policy | None:
         """Return the loaded impact policy, or None when its digest is still `known_digest` (nothing to re-read)."""
         with _reachable(self._db), self._db.reader() as session:
-            digest = policy_digest_now(session)
-            if known_digest is not None and digest == known_digest:
+            if known_digest is not None and stored_digest(session) == known_digest:
                 return None
-            return current_policy(session)
+            return stored_policy(session)
 
     def open_queue(self) -> QueueSnapshot:
         """Return the open queue with its cursor."""

@@ -72,11 +72,24 @@ def upgrade(db: Database) -> SchemaStatus:
         from alembic import command
 
         config = _alembic_config()
-        with db.engine.begin() as conn:
-            if db.backend == "postgresql":
-                conn.exec_driver_sql("SET LOCAL statement_timeout = 0")  # a migration may rightly take long
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+        with db.engine.connect() as conn:
+            if db.backend == "sqlite":
+                # Batch mode rebuilds a table by copying it and dropping the original; with foreign keys on, that
+                # drop deletes every row that refers to it with ON DELETE CASCADE (timelines, layers, overrides).
+                # The pragma cannot change inside a transaction, so it is set before and checked at the end.
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            try:
+                with conn.begin():
+                    if db.backend == "postgresql":
+                        conn.exec_driver_sql("SET LOCAL statement_timeout = 0")  # a migration may rightly take long
+                    config.attributes["connection"] = conn
+                    command.upgrade(config, "head")
+                    if db.backend == "sqlite" and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").first()):
+                        raise SchemaMismatch(f"{db.display_url}: the upgrade would leave a row of {broken[0]} "
+                                             f"pointing at a missing row of {broken[2]}; nothing was changed")
+            finally:
+                if db.backend == "sqlite":
+                    conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
     return schema_status(db)
 
 

@@ -36,6 +36,7 @@ class PersonRole(StrEnum):
     SUPPORT_LEAD = "support_lead"
     LEADER = "leader"
     TRAINER = "trainer"
+    CUSTOMER_SUCCESS = "customer_success"
 
 
 class IncidentRole(StrEnum):
@@ -110,9 +111,14 @@ class PageReason(StrEnum):
     """Why someone was paged."""
 
     ESCALATION = "escalation"  # a tier of the service's escalation policy
-    DEPENDENCY = "dependency"  # told: a service they are on call for depends on the one at fault
+    DEPENDENCY = "dependency"  # a service they are on call for depends on the one at fault
     EXECUTIVE = "executive"  # the impact reaches the executive tier
     MANUAL = "manual"  # someone paged them by hand
+    ON_CALL = "on_call"  # on call for the owning team, told of an incident too small to wake anyone
+    TEAM_LEAD = "team_lead"  # leads the owning team
+    COMMANDERS = "commanders"  # an incident commander, for an incident that has none yet
+    SUPPORT = "support"  # a support lead: customers will be asking
+    CUSTOMER_SUCCESS = "customer_success"  # accounts may need a call
 
 
 class ChangeEntity(StrEnum):

@@ -67,6 +67,12 @@ class Signal(Base):
     value: Mapped[float | None] = mapped_column(Float)
     observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    # The sender's own word for how bad it is (critical, SEV2, warning); the taxonomy decides the level.
+    severity_hint: Mapped[str | None] = mapped_column(String(32))
+    # Descriptive facts as canonical JSON (account, strategic, region...): what qualitative rules match on.
+    attributes: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    # None until routing has acted on the row: a row written straight into the table by any client waits here.
+    routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class RoleAssignment(Base):

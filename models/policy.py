@@ -5,7 +5,7 @@ from sqlalchemy import ForeignKey, Integer, String, Text, Boolean
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, str_enum
-from models.enums import FailureFamily, LeaveKind, Severity, TierTarget
+from models.enums import FailureFamily, LeaveKind, PersonRole, Severity, TierTarget
 
 
 class ImpactLevel(Base):
@@ -37,26 +37,52 @@ class IncidentType(Base):
 
 
 class Rotation(Base):
-    """A repeating on-call schedule: members take `shift_hours` turns in order, starting at `anchor`."""
+    """An on-call schedule of one or more layers; where several layers are on duty, the later one answers."""
 
     __tablename__ = "rotations"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
-    anchor: Mapped[datetime] = mapped_column(UTCDateTime)
-    shift_hours: Mapped[int] = mapped_column(Integer)
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # The on-call roster of a standing role (incident commanders, the executive on call): the impact policy's
+    # "incident_commanders" or "executive_roster" page whoever is on call here, not every holder of the role.
+    roster_role: Mapped[PersonRole | None] = mapped_column(str_enum(PersonRole))
 
-    members: Mapped[list["RotationMember"]] = relationship(
-        order_by="RotationMember.position", cascade="all, delete-orphan", lazy="selectin"
+    layers: Mapped[list["RotationLayer"]] = relationship(
+        order_by="RotationLayer.position", cascade="all, delete-orphan", lazy="selectin"
     )
 
 
-class RotationMember(Base):
-    __tablename__ = "rotation_members"
+class RotationLayer(Base):
+    """Members take turns of `shift_minutes`, handing off at the local time `handoff` in `timezone`.
 
-    rotation_id: Mapped[int] = mapped_column(ForeignKey("rotations.id", ondelete="CASCADE"), primary_key=True)
+    `starts_at` is the first handoff. A restriction (a daily window in local time on some weekdays) makes a
+    layer cover only then, e.g. a business-hours layer over a 24/7 base layer.
+    """
+
+    __tablename__ = "rotation_layers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rotation_id: Mapped[int] = mapped_column(ForeignKey("rotations.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(100))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    shift_minutes: Mapped[int] = mapped_column(Integer)
+    handoff: Mapped[str] = mapped_column(String(5))  # "HH:MM", local wall-clock time in `timezone`
+    timezone: Mapped[str] = mapped_column(String(64))
+    restrict_opens: Mapped[str | None] = mapped_column(String(5))  # "HH:MM" local; None: always on duty
+    restrict_closes: Mapped[str | None] = mapped_column(String(5))
+    restrict_weekdays: Mapped[str | None] = mapped_column(String(7))  # "01234" = Mon-Fri (0 = Monday)
+
+    members: Mapped[list["RotationLayerMember"]] = relationship(
+        order_by="RotationLayerMember.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class RotationLayerMember(Base):
+    __tablename__ = "rotation_layer_members"
+
+    layer_id: Mapped[int] = mapped_column(ForeignKey("rotation_layers.id", ondelete="CASCADE"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
 

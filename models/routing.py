@@ -2,7 +2,7 @@
 its reason, escalations snapshotted per incident, and every page sent."""
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, str_enum
@@ -75,3 +75,5 @@ class Page(Base):
     paged_at: Mapped[datetime] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     night: Mapped[bool] = mapped_column(Boolean, default=False)  # in the person's night (fatigue)
+    # True: woken (a page). False: told, not woken (the impact policy's "inform"); not counted as fatigue.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())

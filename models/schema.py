@@ -8,4 +8,4 @@ metadata = Base.metadata
 PG_WRITE_LOCK = 0x1CA0D17
 
 # The newest Alembic revision this code knows. tests/test_migrations.py checks it equals the script head.
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"

@@ -141,7 +141,7 @@ def org(db) -> Org:  # type: ignore[no-untyped-def]
     """Insert a small organisation directly (test set-up, not a user action)."""
     from models.enums import FailureFamily, PersonRole, ServiceTier, Severity
     from models.org import Person, PersonRoleGrant, Service, ServiceDependency, Team, TeamMember
-    from models.policy import ImpactLevel, Rotation, RotationMember
+    from models.policy import ImpactLevel, Rotation, RotationLayer, RotationLayerMember
 
     with db.writer() as s:
         for sev, ack, name in [(Severity.SEV1, 5, "Critical"), (Severity.SEV2, 15, "Major"),
@@ -168,12 +168,12 @@ def org(db) -> Org:  # type: ignore[no-untyped-def]
         s.add_all([identity, checkout])
         s.flush()
         s.add(ServiceDependency(service_id=checkout.id, depends_on_id=identity.id))
-        rotation = Rotation(name="identity-primary", team_id=team.id, anchor=T0.replace(hour=0), shift_hours=24,
-                            timezone="UTC")
+        # Daily turns handing off at 00:00 UTC: bob on T0's day, then carol, then alice.
+        rotation = Rotation(name="identity-primary", team_id=team.id, layers=[RotationLayer(
+            position=0, name="daily", starts_at=T0.replace(hour=0), shift_minutes=24 * 60, handoff="00:00",
+            timezone="UTC", members=[RotationLayerMember(position=pos, person_id=p.id)
+                                     for pos, p in enumerate(people[1:] + people[:1])])])
         s.add(rotation)
-        s.flush()
-        for pos, p in enumerate(people[1:] + people[:1]):
-            s.add(RotationMember(rotation_id=rotation.id, position=pos, person_id=p.id))
         s.commit()
         return Org(team=team.id, alice=people[0].id, bob=people[1].id, carol=people[2].id,
                    identity=identity.id, checkout=checkout.id, rotation=rotation.id)

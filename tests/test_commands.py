@@ -45,7 +45,7 @@ COMMANDS: dict[str, Callable] = {
     "assign_commander": lambda uow, org, i: commands.assign_commander(
         uow, actor_id=org.alice, incident_id=i, commander_id=org.alice),
     "change_severity": lambda uow, org, i: commands.change_severity(
-        uow, actor_id=org.alice, incident_id=i, severity=Severity.SEV1, reason="checkout failing too"),
+        uow, actor_id=org.alice, incident_id=i, severity=Severity.SEV3, reason="a workaround exists"),
     "change_status": lambda uow, org, i: commands.change_status(
         uow, actor_id=org.alice, incident_id=i, status=IncidentStatus.MITIGATING),
     "add_note": lambda uow, org, i: commands.add_note(uow, actor_id=org.bob, incident_id=i, text="rolled back 1.42"),
@@ -128,7 +128,9 @@ def test_open_incident_is_audited_with_deadline_from_taxonomy(db, uow, org, comm
         assert incident.title == "Checkout 502s"
         assert incident.status is IncidentStatus.TRIGGERED
         assert incident.ack_deadline == uow.clock.now() + timedelta(minutes=5)
-        assert s.execute(select(AuditEntry.action)).scalars().all() == ["incident.open"]
+        actions = s.execute(select(AuditEntry.action).order_by(AuditEntry.id)).scalars().all()
+        # The pages the impact policy asks for at SEV1 (here: Alice, commander and team lead) follow the opening.
+        assert actions[0] == "incident.open" and set(actions[1:]) == {"incident.page"}
         logged = s.execute(select(ChangeLogEntry.entity_id).where(ChangeLogEntry.entity == "incident")).scalars()
         assert set(logged) == {changes.created_incident}
         assert verify_chain(s).intact

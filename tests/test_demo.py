@@ -89,8 +89,12 @@ BROKEN = [
     ("unknown enum value", 'name = "checkout"\ntier = "edge"', 'name = "checkout"\ntier = "fundamental"',
      f"services[{_index('services', 'checkout')}].tier: 'fundamental' is not one of foundational, core, edge"),
     ("unknown rotation member", 'members = ["cmurphy", "ocruz", "hbecker"]', 'members = ["cmurphy", "ocruz", "hbeker"]',
-     f"rotations[{_index('rotations', 'platform-storage')}].members[2]: unknown person 'hbeker'"
+     f"rotations[{_index('rotations', 'platform-storage')}].layers[0].members[2]: unknown person 'hbeker'"
      " (did you mean 'hbecker'?)"),
+    ("bad handoff time", 'timezone = "Europe/Dublin"\nmembers', 'timezone = "Europe/Dubln"\nmembers',
+     f"rotations[{_index('rotations', 'platform-storage')}].layers[0].timezone: unknown time zone 'Europe/Dubln'"),
+    ("bad restriction", 'restrict = "09:00-17:00"', 'restrict = "9-5"',
+     f"rotations[{_index('rotations', 'cx-primary')}].layers[1].restrict: '9-5' is not a daily window HH:MM-HH:MM"),
     ("unknown dependency", 'depends_on = ["search-index", "ledger"]', 'depends_on = ["search-index", "ledgr"]',
      f"services[{_index('services', 'reporting-exports')}].depends_on[1]: unknown service 'ledgr'"
      " (did you mean 'ledger'?)"),
@@ -168,7 +172,7 @@ def test_who_is_on_call_shows_an_override_and_skips_a_person_on_leave(db, uow) -
         names = dict(s.execute(select(Person.id, Person.handle)).all())
     assert (payments[0].rotation, names[payments[0].person_id], payments[0].note) == ("payments-primary", "rpetrov",
                                                                                        "override")
-    assert (names[identity[0].person_id], identity[0].note) == ("tokafor", "covering: scheduled person is on leave")
+    assert (names[identity[0].person_id], identity[0].note) == ("tokafor", "covering: Lena Hansen is on leave (PTO)")
 
 
 def test_seeding_twice_is_refused_and_changes_nothing(db, uow, commit_counter) -> None:  # type: ignore[no-untyped-def]

@@ -55,12 +55,13 @@ def test_a_hidden_incident_panel_catches_up_when_shown(qtbot, db, clock, uow, or
     window.start(operator_handle="alice")
     try:
         qtbot.waitUntil(lambda: window.detail_panel.detail is not None, timeout=5000)
+        shown = window.detail_panel.timeline_model.rowCount()
         window.detail_dock.hide()
         commands.add_note(uow, actor_id=org.bob, incident_id=incident, text="seen from another desk")
         qtbot.waitUntil(lambda: window.detail_panel.stale, timeout=5000)
-        assert window.detail_panel.timeline_model.rowCount() == 1  # not fetched while hidden
+        assert window.detail_panel.timeline_model.rowCount() == shown  # not fetched while hidden
         window.detail_dock.show()
-        qtbot.waitUntil(lambda: window.detail_panel.timeline_model.rowCount() == 2, timeout=5000)
+        qtbot.waitUntil(lambda: window.detail_panel.timeline_model.rowCount() == shown + 1, timeout=5000)
         assert not window.detail_panel.stale
     finally:
         runner.shutdown()

@@ -67,3 +67,75 @@ def test_every_watched_table_still_logs_its_changes_after_all_migrations(db, org
         with db.engine.connect() as conn:
             triggers = {r[0] for r in conn.execute(text("SELECT tbl_name FROM sqlite_master WHERE type='trigger'"))}
         assert triggers == set(INCIDENT_TABLES) | set(ORGANISATION_TABLES)
+
+
+def test_0004_turns_each_rotation_into_a_layer_that_hands_off_at_the_anchors_local_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A database made before layers keeps its on-call answers, now with handoffs in the rotation's own zone."""
+    from datetime import datetime, timezone
+
+    from alembic import command
+
+    from console.oncall import on_call_for_rotation
+    from models.policy import Rotation
+
+    db = open_database(f"sqlite:///{tmp_path / 'old.db'}")
+    config = _alembic_config()
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0003")
+        conn.execute(text("INSERT INTO people (id, handle, name, email, title, timezone, active) VALUES "
+                          "(1, 'ann', 'Ann', 'a@x', '', 'UTC', 1), (2, 'ben', 'Ben', 'b@x', '', 'UTC', 1)"))
+        # Daily turns from 08:00 London time on a winter day (08:00 UTC), before the change to summer time.
+        conn.execute(text("INSERT INTO rotations (id, name, team_id, anchor, shift_hours, timezone) VALUES "
+                          "(1, 'old', NULL, '2026-03-20 08:00:00.000000', 24, 'Europe/London')"))
+        conn.execute(text("INSERT INTO rotation_members (rotation_id, position, person_id) VALUES (1, 0, 1), (1, 1, 2)"))
+        conn.execute(text("INSERT INTO signals (source, dedup_key, kind, service_id, summary, value, observed_at, "
+                          "incident_id) VALUES ('x', 'k', 'alert', NULL, 's', NULL, '2026-03-20 08:00:00.000000', NULL)"))
+    upgrade(db)
+    with db.reader() as s:
+        rotation = s.get_one(Rotation, 1)
+        layer = rotation.layers[0]
+        assert (layer.handoff, layer.timezone, layer.shift_minutes, [m.person_id for m in layer.members]) == (
+            "08:00", "Europe/London", 24 * 60, [1, 2])
+        # After the clocks go forward (29 March) the handoff stays at 08:00 local, which is 07:00 UTC.
+        on_call = on_call_for_rotation(s, rotation=rotation, at=datetime(2026, 3, 30, 7, 30, tzinfo=timezone.utc))
+        assert on_call is not None and on_call.since == datetime(2026, 3, 30, 7, 0, tzinfo=timezone.utc)
+        assert s.execute(text("SELECT routed_at IS NOT NULL FROM signals")).scalar() == 1  # old rows count as routed
+    db.dispose()
+
+
+def test_upgrading_a_sqlite_file_with_data_loses_no_row_that_refers_to_a_rebuilt_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Batch mode drops and recreates tables (incidents in 0003, rotations in 0004); rows that point at them
+    with ON DELETE CASCADE (timeline events, overrides) must survive it."""
+    from alembic import command
+
+    db = open_database(f"sqlite:///{tmp_path / 'old.db'}")
+    config = _alembic_config()
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")
+        now = "'2026-11-27 10:00:00.000000'"
+        for statement in (
+            "INSERT INTO people (id, handle, name, email, title, timezone, active) VALUES (1, 'ann', 'Ann', 'a@x', "
+            "'', 'UTC', 1)",
+            "INSERT INTO teams (id, name, description, lead_id) VALUES (1, 'T', '', 1)",
+            "INSERT INTO services (id, name, description, tier, family, team_id) VALUES (1, 's', '', 'core', "
+            "'payments', 1)",
+            f"INSERT INTO incidents (id, title, severity, status, service_id, team_id, customer_impact, next_action, "
+            f"resolution, origin, opened_at, ack_deadline, updated_at, version) VALUES (1, 't', 'SEV2', 'triggered', "
+            f"1, 1, '', '', '', 'manual', {now}, {now}, {now}, 1)",
+            f"INSERT INTO timeline_events (incident_id, at, kind, actor_id, text) VALUES (1, {now}, 'note', 1, 'kept')",
+            f"INSERT INTO rotations (id, name, team_id, anchor, shift_hours, timezone) VALUES (1, 'r', 1, {now}, 24, "
+            f"'UTC')",
+            "INSERT INTO rotation_members (rotation_id, position, person_id) VALUES (1, 0, 1)",
+            f"INSERT INTO overrides (rotation_id, person_id, starts_at, ends_at, reason) VALUES (1, 1, {now}, {now}, "
+            f"'swap')",
+        ):
+            conn.execute(text(statement))
+    upgrade(db)
+    with db.engine.connect() as conn:
+        counts = [conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()
+                  for t in ("timeline_events", "overrides", "rotation_layer_members")]
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1  # back on for the connection's next user
+    assert counts == [1, 1, 1]
+    db.dispose()

@@ -89,7 +89,7 @@ def test_a_foundational_fault_tells_dependents_and_a_sev1_reaches_executives(db,
         pages = s.execute(select(Page.person_id, Page.reason, Page.why)).all()
     assert (leader_id, PageReason.EXECUTIVE) in {(p[0], p[1]) for p in pages}
     dependency = [p for p in pages if p[1] is PageReason.DEPENDENCY]
-    assert dependency and "checkout, which you are on call for" in dependency[0][2]
+    assert dependency and "on call for identity-primary, and checkout depends on identity (foundational)" in dependency[0][2]
 
 
 def test_a_request_with_an_unknown_service_writes_nothing(db, uow, org, clock) -> None:  # type: ignore[no-untyped-def]

@@ -26,6 +26,7 @@ ROLE_LABEL = {
     PersonRole.SUPPORT_LEAD: "support lead",
     PersonRole.LEADER: "leader",
     PersonRole.TRAINER: "trainer",
+    PersonRole.CUSTOMER_SUCCESS: "customer success",
 }
 PERSON_ID = Qt.ItemDataRole.UserRole
 

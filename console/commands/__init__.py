@@ -3,7 +3,9 @@ its audit entry and change-log row in that transaction, and a frozen Changes rec
 
 from console.commands.demo import demo_step, seed_demo
 from console.commands.escalation import escalate_now, escalation_tick
+from console.commands.overrides import stop_escalation, ungroup_service
 from console.commands.policy import load_policy
+from console.commands.routing import route_pending_signals, route_signals
 from console.commands.incidents import (
     SignalInput,
     acknowledge,
@@ -34,7 +36,11 @@ __all__ = [
     "load_policy",
     "open_incident",
     "resolve",
+    "route_pending_signals",
+    "route_signals",
     "seed_demo",
     "set_next_action",
+    "stop_escalation",
     "take_ownership",
+    "ungroup_service",
 ]

@@ -7,7 +7,8 @@ someone else's acknowledge or resolve into a false conflict.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -22,14 +23,17 @@ from console.commands._common import (
     person_name,
     require_open,
 )
+from console import decisions
+from console.audit import canonical_json
 from console.dto import incident_ref
 from console.errors import InvalidInput, InvalidTransition
-from console.commands.escalation import apply_start as start_escalation
+from console.commands._engage import apply_engage as engage
 from console.commands.escalation import apply_stop as stop_escalation
 from console.uow import Transaction
 from models.enums import (
     AuditAction,
     ChangeEntity,
+    DecisionKind,
     IncidentOrigin,
     IncidentRole,
     IncidentStatus,
@@ -39,6 +43,7 @@ from models.enums import (
 )
 from models.incident import Incident, IncidentService, RoleAssignment, Signal
 from models.org import Person
+from models.routing import Decision
 
 ENTITY = ChangeEntity.INCIDENT
 # Statuses an operator may set directly; acknowledged and resolved have their own commands.
@@ -55,6 +60,11 @@ class SignalInput:
     summary: str
     observed_at: datetime
     value: float | None = None
+    severity_hint: str | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    service_id: int | None = None  # the service it was about, when not the incident's own (blast radius)
+    # A row someone wrote straight into the signals table, now routed: it is updated, not copied.
+    row_id: int | None = None
 
 
 def _touch(tx: Transaction, incident: Incident) -> None:
@@ -164,23 +174,24 @@ def apply_open(
     )
     tx.touch_incident(incident)
     tx.created_incident = incident.id
-    start_escalation(tx, incident)
+    engage(tx, incident)  # the owner rotation through its escalation policy, and whoever else the policy names
     return incident
 
 
 def _attach_signal(tx: Transaction, incident: Incident, signal: SignalInput) -> None:
-    tx.session.add(
-        Signal(
-            source=signal.source,
-            dedup_key=signal.dedup_key,
-            kind=signal.kind,
-            service_id=incident.service_id,
-            summary=signal.summary,
-            value=signal.value,
-            observed_at=signal.observed_at,
-            incident_id=incident.id,
-        )
+    row = tx.session.get_one(Signal, signal.row_id) if signal.row_id is not None else Signal(
+        source=signal.source,
+        dedup_key=signal.dedup_key,
+        kind=signal.kind,
+        service_id=signal.service_id or incident.service_id,
+        summary=signal.summary,
+        value=signal.value,
+        observed_at=signal.observed_at,
+        severity_hint=signal.severity_hint,
+        attributes=canonical_json(dict(signal.attributes)),
     )
+    row.incident_id, row.routed_at = incident.id, tx.now
+    tx.session.add(row)
     tx.timeline(incident, kind=TimelineKind.SIGNAL, text=f"{signal.kind} from {signal.source}: {signal.summary}")
 
 
@@ -280,15 +291,40 @@ def apply_change_severity(
     old = incident.severity
     incident.severity = severity
     tx.timeline(incident, kind=TimelineKind.SEVERITY_CHANGED, text=f"Severity {old} → {severity}: {reason}")
+    if tx.actor is not None:
+        # A person's explicit decision: automation may raise above it with a reason, never lower it or silently undo it.
+        before["severity_set_by"] = incident.severity_set_by
+        incident.severity_set_by = tx.actor.id
+        _record_severity_by_person(tx, incident, old=old, reason=reason)
     tx.audit(
         action=AuditAction.INCIDENT_CHANGE_SEVERITY,
         subject_type=ENTITY,
         subject_id=incident.id,
         before=before,
-        after={"severity": severity, "ack_deadline": incident.ack_deadline, "reason": reason},
+        after={"severity": severity, "ack_deadline": incident.ack_deadline, "reason": reason,
+               **({"severity_set_by": incident.severity_set_by} if tx.actor is not None else {})},
     )
     _touch(tx, incident)
+    if raised:
+        engage(tx, incident)  # a higher level may wake more people (executives at SEV1, say)
     return incident
+
+
+def _record_severity_by_person(tx: Transaction, incident: Incident, *, old: Severity, reason: str) -> None:
+    """Store a person's severity decision; an override when it sets aside what automation decided."""
+    automated = tx.session.execute(
+        select(Decision.rule_id).where(Decision.incident_id == incident.id, Decision.kind == DecisionKind.SEVERITY,
+                                       Decision.decided_by.is_(None)).order_by(Decision.id.desc()).limit(1)
+    ).scalar()
+    name = tx.actor.name if tx.actor else "the system"
+    if automated is not None:
+        summary = (f"{old} → {incident.severity} by {name}, overriding automation (last decided by rule "
+                   f"{automated}): {reason}")
+    else:
+        summary = f"{old} → {incident.severity} by {name}: {reason}"
+    decisions.record(tx, incident_id=incident.id, kind=DecisionKind.OVERRIDE if automated else DecisionKind.SEVERITY,
+                     rule_id=decisions.MANUAL, summary=summary, by_person=True,
+                     inputs={"from": old.value, "to": incident.severity.value, "overrides": automated or ""})
 
 
 def apply_change_status(

@@ -11,7 +11,8 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -48,6 +49,7 @@ from console.demo.feed import (
     repeat_summary,
 )
 from console.demo.organisation import DemoOrganisation, SignalSpec, default_organisation
+from console.demo.specs import LayerSpec
 from console.demo.snapshot import read_snapshot
 from console.errors import Conflict, InvalidInput, InvalidTransition
 from console.oncall import on_call_for_team
@@ -65,7 +67,8 @@ from models.policy import (
     Leave,
     Override,
     Rotation,
-    RotationMember,
+    RotationLayer,
+    RotationLayerMember,
 )
 
 SEED_ENTITY = ChangeEntity.ORGANISATION
@@ -113,7 +116,6 @@ def seed_demo(uow: UnitOfWork, *, organisation: DemoOrganisation | None = None) 
 def _insert_organisation(tx: Transaction, org: DemoOrganisation) -> dict[str, int]:
     """Insert every row of the organisation, with times relative to the transaction's time."""
     s, now = tx.session, tx.now
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     s.add_all(ImpactLevel(**vars(level)) for level in org.impact_levels)
     people = {p.handle: Person(handle=p.handle, name=p.name, email=p.email, title=p.title, timezone=p.timezone,
                                active=True) for p in org.people}
@@ -126,9 +128,8 @@ def _insert_organisation(tx: Transaction, org: DemoOrganisation) -> dict[str, in
     s.flush()
     s.add_all(TeamMember(team_id=teams[t.name].id, person_id=people[h].id) for t in org.teams for h in t.members)
     rotations = {
-        r.name: Rotation(name=r.name, team_id=teams[r.team].id, shift_hours=r.shift_hours, timezone=r.timezone,
-                         anchor=day_start + timedelta(days=r.anchor_days, hours=r.handover_hour),
-                         members=[RotationMember(position=i, person_id=people[h].id) for i, h in enumerate(r.members)])
+        r.name: Rotation(name=r.name, team_id=teams[r.team].id if r.team else None, roster_role=r.roster, layers=[
+            _layer(spec, position=i, seed_day=now, people=people) for i, spec in enumerate(r.layers)])
         for r in org.rotations
     }
     s.add_all(rotations.values())
@@ -162,6 +163,21 @@ def _insert_organisation(tx: Transaction, org: DemoOrganisation) -> dict[str, in
             "escalation_policies": len(policies), "services": len(services),
             "service_dependencies": sum(len(v.depends_on) for v in org.services),
             "incident_types": len(org.incident_types)}
+
+
+def _layer(spec: LayerSpec, *, position: int, seed_day: datetime, people: dict[str, Person]) -> RotationLayer:
+    """Build a layer whose first handoff is `start_days` from the seed day, at its local handoff time."""
+    zone = ZoneInfo(spec.timezone)
+    day = seed_day.astimezone(zone).date() + timedelta(days=spec.start_days)
+    hours, minutes = (int(x) for x in spec.handoff.split(":"))
+    # A handoff inside a spring-forward gap would not exist that day; the schedule engine moves it to the jump.
+    start = datetime.combine(day, time(hours, minutes), tzinfo=zone).astimezone(UTC)
+    opens, closes = spec.restrict.split("-") if spec.restrict else (None, None)
+    return RotationLayer(position=position, name=spec.name, starts_at=start, shift_minutes=spec.shift_hours * 60,
+                         handoff=spec.handoff, timezone=spec.timezone, restrict_opens=opens, restrict_closes=closes,
+                         restrict_weekdays=spec.weekdays if spec.restrict else None,
+                         members=[RotationLayerMember(position=i, person_id=people[h].id)
+                                  for i, h in enumerate(spec.members)])
 
 
 def _play_seed_incidents(tx: Transaction, org: DemoOrganisation) -> int:

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from console.changes import Changes
-from console.commands import incidents
+from console.commands import incidents, overrides
 from console.commands.escalation import escalate_now
 from console.errors import (
     AlreadyApplied,
@@ -32,6 +32,8 @@ COMMANDS: dict[str, Callable[..., Changes]] = {
     "set_next_action": incidents.set_next_action,
     "resolve": incidents.resolve,
     "escalate_now": escalate_now,
+    "ungroup_service": overrides.ungroup_service,
+    "stop_escalation": overrides.stop_escalation,
 }
 
 

@@ -8,6 +8,7 @@ from console import decisions
 from console.changes import Changes
 from console.commands._common import load_incident, load_service
 from console.escalation import Snapshot, due_after, is_night, resolve_tier, running_due, snapshot_for
+from console.policy_store import stored_policy
 from console.uow import Transaction, UnitOfWork
 from models.enums import AuditAction, ChangeEntity, DecisionKind, EscalationState, PageReason, TimelineKind
 from models.incident import Incident
@@ -45,7 +46,7 @@ def apply_step(tx: Transaction, escalation: Escalation, incident: Incident, *, b
     snapshot = Snapshot.from_json(escalation.snapshot)
     for _ in range(snapshot.steps):
         if escalation.step >= snapshot.steps:
-            _stop(tx, escalation, incident, f"escalation exhausted: nobody acknowledged after {snapshot.steps} "
+            stop_with_reason(tx, escalation, incident, f"escalation exhausted: nobody acknowledged after {snapshot.steps} "
                                             f"step(s) of {snapshot.policy}")
             return
         tier = snapshot.tiers[escalation.step % len(snapshot.tiers)]
@@ -64,7 +65,8 @@ def apply_step(tx: Transaction, escalation: Escalation, incident: Incident, *, b
         if by_hand:
             why += f" — escalated by hand by {tx.actor.name if tx.actor else 'the system'}"
         tx.session.add(Page(incident_id=incident.id, person_id=person.id, reason=PageReason.ESCALATION,
-                            step=escalation.step, why=why, paged_at=tx.now, night=is_night(person, tx.now)))
+                            step=escalation.step, why=why, paged_at=tx.now, urgent=True,
+                            night=is_night(person=person, at=tx.now, fatigue=stored_policy(tx.session).fatigue)))
         tx.timeline(incident, kind=TimelineKind.PAGED, text=f"Paged {person.name} ({why})")
         decisions.record(tx, incident_id=incident.id, kind=DecisionKind.ESCALATION,
                          rule_id=f"{snapshot.policy}:tier{tier.position + 1}", summary=f"Paged {why}",
@@ -75,10 +77,11 @@ def apply_step(tx: Transaction, escalation: Escalation, incident: Incident, *, b
         escalation.step_due_at = due_after(tier=tier, at=tx.now)
         tx.touch_incident(incident)  # pages are appends: the incident row keeps its version
         return
-    _stop(tx, escalation, incident, f"nobody in {snapshot.policy} could be paged")
+    stop_with_reason(tx, escalation, incident, f"nobody in {snapshot.policy} could be paged")
 
 
-def _stop(tx: Transaction, escalation: Escalation, incident: Incident, reason: str) -> None:
+def stop_with_reason(tx: Transaction, escalation: Escalation, incident: Incident, reason: str) -> None:
+    """Stop a running escalation now, saying why (exhausted, acknowledged, resolved, or a person's decision)."""
     escalation.state = EscalationState.STOPPED
     escalation.stopped_at = tx.now
     escalation.step_due_at = None
@@ -96,10 +99,10 @@ def apply_stop(tx: Transaction, incident: Incident, *, reason: str) -> None:
         Escalation, incident.id, with_for_update=True)
     open_pages = select(Page).where(Page.incident_id == incident.id, Page.acknowledged_at.is_(None))
     for page in [*tx.session.execute(open_pages).scalars(), *(o for o in pending if isinstance(o, Page))]:
-        if page.acknowledged_at is None:
+        if page.acknowledged_at is None and page.urgent is not False:  # a person only told has nothing to answer
             page.acknowledged_at = tx.now
     if escalation is not None and escalation.state is EscalationState.RUNNING:
-        _stop(tx, escalation, incident, reason)
+        stop_with_reason(tx, escalation, incident, reason)
 
 
 def escalation_tick(uow: UnitOfWork) -> Changes:

@@ -1,11 +1,17 @@
 """Route incoming signals: deduplicate, group under an upstream foundational incident, reopen on a flap, or
-open an incident with the severity the taxonomy gives; tell dependents and executives; explain every step.
+open an incident with the severity the taxonomy gives; the impact policy then says whom to page and inform.
+Every step is explained in a stored decision.
 
-One request's events are one transaction: all taken, or none (the ingest server's promise)."""
+Signals come from the ingest server (`route_signals`: one request's events in one transaction, all taken or
+none) and from rows any client wrote straight into the signals table (`route_pending_signals`).
+"""
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import timedelta
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -16,29 +22,51 @@ from console.commands._incident_ops import SignalInput, apply_attach_signal, app
 from console.commands.escalation import apply_restart
 from console.dto import incident_ref
 from console.errors import InvalidInput
-from console.escalation import is_night
 from console.ingest.events import EventAction, SignalEvent
-from console.oncall import on_call_for_team
-from console.routing.graph import dependents, upstream_incident
+from console.routing.graph import upstream_incident
+from console.routing.rules import Decision as RuleDecision
 from console.routing.rules import RuleEngine, Sample
 from console.uow import Transaction, UnitOfWork
 from models.enums import (
-    AuditAction, ChangeEntity, DecisionKind, IncidentOrigin, IncidentStatus, PageReason, PersonRole, Severity,
-    SignalKind, TimelineKind,
+    AuditAction, ChangeEntity, DecisionKind, IncidentOrigin, IncidentStatus, Severity, SignalKind, TimelineKind,
 )
-from models.incident import Incident, IncidentService
-from models.org import Person, PersonRoleGrant, Service
-from models.routing import Page
+from models.incident import Incident, IncidentService, Signal
+from models.org import Person, Service
+from models.routing import Decision
+
+log = logging.getLogger(__name__)
 
 FLAP_WINDOW = timedelta(minutes=15)
+PENDING_BATCH = 500
+UNGROUP_RULE = "ungroup"  # rule id of a person's decision to take a service out of a blast radius
 # The sender's own word for how bad it is -> the taxonomy's level; anything else falls back to SEV3 (and says so).
 HINT_SEVERITY = {
     "critical": Severity.SEV1, "sev1": Severity.SEV1, "p1": Severity.SEV1,
     "error": Severity.SEV2, "high": Severity.SEV2, "major": Severity.SEV2, "page": Severity.SEV2, "sev2": Severity.SEV2,
+    "p2": Severity.SEV2,
     "warning": Severity.SEV3, "medium": Severity.SEV3, "minor": Severity.SEV3, "sev3": Severity.SEV3,
-    "info": Severity.SEV4, "low": Severity.SEV4, "sev4": Severity.SEV4,
+    "p3": Severity.SEV3,
+    "info": Severity.SEV4, "low": Severity.SEV4, "sev4": Severity.SEV4, "p4": Severity.SEV4,
 }
 DEFAULT_SEVERITY = Severity.SEV3
+
+
+@dataclass(frozen=True)
+class _Observation:
+    """One signal to route, from an ingest event or from a row in the signals table."""
+
+    source: str
+    action: EventAction
+    dedup_key: str
+    service: Service
+    kind: SignalKind
+    summary: str
+    severity_hint: str | None
+    value: float | None
+    observed_at: datetime
+    metric: str | None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    row_id: int | None = None  # the pending row this came from
 
 
 def route_signals(uow: UnitOfWork, *, events: Sequence[SignalEvent], engine: RuleEngine | None = None) -> Changes:
@@ -49,84 +77,181 @@ def route_signals(uow: UnitOfWork, *, events: Sequence[SignalEvent], engine: Rul
             if (event.service or "") not in services:
                 known = ", ".join(sorted(services)[:20])
                 raise InvalidInput(f"events[{n}].service: unknown service {event.service!r} (known: {known})")
-        router = _Router(tx, services, engine)
+        router = _Router(tx, engine)
         for event in events:
-            router.route(event)
+            router.route(_from_event(event, services[event.service or ""]))
     return tx.changes()
 
 
-class _Router:
-    def __init__(self, tx: Transaction, services: dict[str, Service], engine: RuleEngine | None) -> None:
-        self.tx, self.services, self.engine = tx, services, engine
+def route_pending_signals(uow: UnitOfWork, *, engine: RuleEngine | None = None, limit: int = PENDING_BATCH) -> Changes:
+    """Route rows written straight into the signals table (no `routed_at` yet), oldest first, in one transaction."""
+    with uow.transaction(actor_id=None) as tx:
+        query = select(Signal).where(Signal.routed_at.is_(None)).order_by(Signal.id).limit(limit)
+        if tx.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)  # another console routing at once takes the others
+        rows = list(tx.session.execute(query).scalars())
+        router = _Router(tx, engine)
+        for row in rows:
+            router.route_row(row)
+    return tx.changes()
 
-    def route(self, event: SignalEvent) -> None:
-        service = self.services[event.service or ""]
-        if event.kind in (SignalKind.METRIC, SignalKind.SENTIMENT) or event.labels.get("metric"):
-            self._evaluate(event, service)
+
+def has_pending_signals(uow: UnitOfWork) -> bool:
+    """Say whether any signal row waits for routing (a cheap indexed look, for a poll)."""
+    with uow.db.reader() as session:
+        return session.execute(select(Signal.id).where(Signal.routed_at.is_(None)).limit(1)).first() is not None
+
+
+def _from_event(event: SignalEvent, service: Service) -> _Observation:
+    return _Observation(
+        source=event.source.value, action=event.action, dedup_key=event.dedup_key, service=service,
+        kind=SignalKind(event.kind.value), summary=event.summary or event.dedup_key,
+        severity_hint=event.severity_hint, value=event.value, observed_at=event.observed_at,
+        metric=event.labels.get("metric"), attributes=dict(event.attributes),
+    )
+
+
+class _Router:
+    def __init__(self, tx: Transaction, engine: RuleEngine | None) -> None:
+        self.tx, self.engine = tx, engine
+
+    def route_row(self, row: Signal) -> None:
+        """Route one pending row; a row that cannot be routed is set aside with the reason, never retried forever."""
+        tx = self.tx
+        if row.incident_id is not None:  # written against an incident by hand: it stays there
+            incident = tx.session.get(Incident, row.incident_id)
+            row.routed_at = tx.now
+            if incident is not None:
+                tx.timeline(incident, kind=TimelineKind.SIGNAL, text=f"{row.kind} from {row.source}: {row.summary}")
+                tx.touch_incident(incident)
             return
-        fingerprint = f"{event.source}:{event.dedup_key}"
+        service = tx.session.get(Service, row.service_id) if row.service_id is not None else None
+        try:
+            attributes = {str(k): str(v) for k, v in json.loads(row.attributes or "{}").items()}
+        except (ValueError, AttributeError):
+            attributes = None
+        if service is None or attributes is None:
+            row.routed_at = tx.now
+            why = ("names no service" if service is None else
+                   f"has attributes that are not a JSON object of strings: {row.attributes[:80]!r}")
+            decisions.record(tx, incident_id=None, signal_id=row.id, kind=DecisionKind.ROUTING,
+                             rule_id="unroutable", summary=f"signal #{row.id} from {row.source} {why}: not routed")
+            log.warning("signal #%d from %s %s: set aside, not routed", row.id, row.source, why)
+            return
+        self.route(_Observation(
+            source=row.source, action=EventAction.TRIGGER, dedup_key=row.dedup_key, service=service, kind=row.kind,
+            summary=row.summary, severity_hint=row.severity_hint, value=row.value, observed_at=row.observed_at,
+            metric=attributes.get("metric"), attributes=attributes, row_id=row.id,
+        ))
+        row.routed_at = tx.now  # metric samples stay unattached; the rest were attached by route()
+
+    def route(self, obs: _Observation) -> None:
+        if obs.kind in (SignalKind.METRIC, SignalKind.SENTIMENT) or obs.metric:
+            self._evaluate(obs)
+            return
+        fingerprint = f"{obs.source}:{obs.dedup_key}"
         current = self._open_incident(fingerprint)
-        if event.action is not EventAction.TRIGGER:
+        if obs.action is not EventAction.TRIGGER:
             if current is not None:  # the source says it is over, or acknowledged there: noted, never auto-closed
-                word = "resolved" if event.action is EventAction.RESOLVE else "acknowledged"
-                self.tx.timeline(current, kind=TimelineKind.SIGNAL, text=f"{word} at the source ({event.source}): "
-                                                                         f"{event.summary}")
+                word = "resolved" if obs.action is EventAction.RESOLVE else "acknowledged"
+                self.tx.timeline(current, kind=TimelineKind.SIGNAL, text=f"{word} at the source ({obs.source}): "
+                                                                         f"{obs.summary}")
                 self.tx.touch_incident(current)
             return
         if current is not None:
-            apply_attach_signal(self.tx, incident_id=current.id, signal=_signal(event))
+            apply_attach_signal(self.tx, incident_id=current.id, signal=_signal(obs))
             return
-        self._trigger(event, service, fingerprint, severity=_hint_severity(event), why=_hint_reason(event))
+        self._trigger(obs, fingerprint, severity=_hint_severity(obs), why=_hint_reason(obs))
 
-    def _trigger(self, event: SignalEvent, service: Service, fingerprint: str, *, severity: Severity, why: str,
-                 rule_id: str = "severity-hint", policy_version: str = "sender") -> None:
+    def _trigger(self, obs: _Observation, fingerprint: str, *, severity: Severity, why: str,
+                 rule_id: str = "severity-hint", policy_version: str = "sender", title: str | None = None) -> None:
         if (flapped := self._recently_resolved(fingerprint)) is not None:
-            self._reopen(flapped, event)
+            self._reopen(flapped, obs)
             return
+        service = obs.service
         parent = upstream_incident(self.tx.session, service=service)
-        if parent is not None:
-            self._group_under(parent, event, service)
+        if parent is not None and not self._ungrouped(parent, service):
+            self._group_under(parent, obs)
             return
-        incident = apply_open(self.tx, title=event.summary or f"{event.kind} on {service.name}", severity=severity,
-                              service_id=service.id, origin=IncidentOrigin.SIGNAL, signal=_signal(event))
+        title = title or obs.summary or f"{obs.kind} on {service.name}"
+        incident = apply_open(self.tx, title=title[:300], severity=severity,
+                              service_id=service.id, origin=IncidentOrigin.SIGNAL, signal=_signal(obs))
         incident.fingerprint = fingerprint
         decisions.record(self.tx, incident_id=incident.id, kind=DecisionKind.SEVERITY, rule_id=rule_id,
                          policy_version=policy_version, summary=f"{severity}: {why}",
-                         inputs={"source": event.source, "hint": event.severity_hint or ""})
-        if service.tier.value == "foundational":
-            self._tell_dependents(incident, service)
-        if impact_level(self.tx, severity).page_executives:
-            self._page_executives(incident)
+                         inputs={"source": obs.source, "hint": obs.severity_hint or ""})
 
-    def _evaluate(self, event: SignalEvent, service: Service) -> None:
-        if self.engine is None or event.value is None and event.kind is SignalKind.METRIC:
+    def _evaluate(self, obs: _Observation) -> None:
+        if self.engine is None or obs.value is None and obs.kind is SignalKind.METRIC:
             return
-        metric = event.labels.get("metric") or event.kind.value
-        sample = Sample(service=service.name, tier=service.tier.value, metric=metric,
-                        value=event.value if event.value is not None else 0.0, at=event.observed_at,
-                        attributes=dict(event.attributes))
+        service = obs.service
+        sample = Sample(service=service.name, tier=service.tier.value, metric=obs.metric or obs.kind.value,
+                        value=obs.value if obs.value is not None else 0.0, at=obs.observed_at,
+                        attributes=dict(obs.attributes))
         for decided in self.engine.observe(sample=sample):
             if decided.action.value == "raise":
                 self._raise_open(service, decided)
-            else:
-                self._trigger(event, service, f"rule:{decided.rule_id}:{service.name}", severity=decided.severity,
-                              why=decided.reason, rule_id=decided.rule_id, policy_version=decided.policy_version)
+                continue
+            fingerprint = f"rule:{decided.rule_id}:{service.name}"
+            if (current := self._open_incident(fingerprint) or self._open_on(service)) is not None:
+                # The rule fired again, or the service already has an incident open: one problem, one incident.
+                apply_attach_signal(self.tx, incident_id=current.id, signal=_signal(obs, summary=decided.reason))
+                self._raise(current, decided)
+                continue
+            rule = self.engine.policy.rule(rule_id=decided.rule_id)
+            self._trigger(obs, fingerprint, severity=decided.severity, why=decided.reason, rule_id=decided.rule_id,
+                          policy_version=decided.policy_version,
+                          title=f"{service.name}: {rule.description.rstrip('.')}")
 
-    def _raise_open(self, service: Service, decided) -> None:  # type: ignore[no-untyped-def]
+    def _raise_open(self, service: Service, decided: RuleDecision) -> None:
         open_here = self.tx.session.execute(select(Incident).where(
             Incident.service_id == service.id, Incident.status != IncidentStatus.RESOLVED)).scalars().all()
         for incident in open_here:
-            if decided.severity.rank < incident.severity.rank:  # only ever raised, never lowered
-                apply_change_severity(self.tx, incident_id=incident.id, severity=decided.severity,
-                                      reason=decided.reason)
-                decisions.record(self.tx, incident_id=incident.id, kind=DecisionKind.SEVERITY,
-                                 rule_id=decided.rule_id, policy_version=decided.policy_version,
-                                 summary=decided.reason, inputs=dict(decided.inputs),
-                                 thresholds=dict(decided.thresholds))
+            self._raise(incident, decided)
+
+    def _raise(self, incident: Incident, decided: RuleDecision) -> None:
+        """Raise an incident to the rule's severity, never lower it, and never undo a person's override silently."""
+        if decided.severity.rank >= incident.severity.rank:
+            return
+        if (kept_by := self._overridden_by(incident, rule_id=decided.rule_id)) is not None:
+            decisions.record(self.tx, incident_id=incident.id, kind=DecisionKind.SEVERITY, rule_id=decided.rule_id,
+                             policy_version=decided.policy_version, inputs=dict(decided.inputs),
+                             thresholds=dict(decided.thresholds),
+                             summary=f"{decided.reason}; kept {incident.severity}, which {kept_by} set after this rule "
+                                     f"raised it before: change it by hand if the new evidence warrants it")
+            self.tx.timeline(incident, kind=TimelineKind.NOTE,
+                             text=f"Rule {decided.rule_id} holds again; severity left at {incident.severity} as "
+                                  f"{kept_by} set it")
+            return
+        apply_change_severity(self.tx, incident_id=incident.id, severity=decided.severity, reason=decided.reason)
+        decisions.record(self.tx, incident_id=incident.id, kind=DecisionKind.SEVERITY, rule_id=decided.rule_id,
+                         policy_version=decided.policy_version, summary=decided.reason, inputs=dict(decided.inputs),
+                         thresholds=dict(decided.thresholds))
+
+    def _overridden_by(self, incident: Incident, *, rule_id: str) -> str | None:
+        """Return who set the severity by hand after this rule last changed it, if anyone did."""
+        if incident.severity_set_by is None:
+            return None
+        rows = self.tx.session.execute(select(Decision.rule_id, Decision.decided_by).where(
+            Decision.incident_id == incident.id, Decision.kind.in_((DecisionKind.SEVERITY, DecisionKind.OVERRIDE)))
+            .order_by(Decision.id)).all()
+        rule_acted, person = False, None
+        for decided_rule, decided_by in rows:
+            if decided_by is None:
+                if decided_rule == rule_id:
+                    rule_acted, person = True, None  # only a person's decision after the rule's last one counts
+            elif rule_acted:
+                person = decided_by
+        return self.tx.session.get_one(Person, person).name if person is not None else None
 
     def _open_incident(self, fingerprint: str) -> Incident | None:
         return self.tx.session.execute(select(Incident).where(
             Incident.fingerprint == fingerprint, Incident.status != IncidentStatus.RESOLVED).limit(1)).scalar()
+
+    def _open_on(self, service: Service) -> Incident | None:
+        return self.tx.session.execute(select(Incident).where(
+            Incident.service_id == service.id, Incident.status != IncidentStatus.RESOLVED,
+            Incident.parent_id.is_(None)).order_by(Incident.severity, Incident.opened_at).limit(1)).scalar()
 
     def _recently_resolved(self, fingerprint: str) -> Incident | None:
         return self.tx.session.execute(select(Incident).where(
@@ -134,7 +259,14 @@ class _Router:
             Incident.resolved_at >= self.tx.now - FLAP_WINDOW).order_by(Incident.resolved_at.desc()).limit(1)
         ).scalar()
 
-    def _reopen(self, incident: Incident, event: SignalEvent) -> None:
+    def _ungrouped(self, parent: Incident, service: Service) -> bool:
+        """Say whether a person took this service out of the parent's blast radius (automation must not undo it)."""
+        found = self.tx.session.execute(select(Decision.inputs).where(
+            Decision.incident_id == parent.id, Decision.kind == DecisionKind.OVERRIDE,
+            Decision.rule_id == UNGROUP_RULE)).scalars()
+        return any(json.loads(inputs).get("service") == service.name for inputs in found)
+
+    def _reopen(self, incident: Incident, obs: _Observation) -> None:
         gap = self.tx.now - (incident.resolved_at or self.tx.now)
         incident.status, incident.resolved_at, incident.acknowledged_at = IncidentStatus.TRIGGERED, None, None
         incident.ack_deadline = self.tx.now + timedelta(minutes=impact_level(self.tx, incident.severity).ack_minutes)
@@ -145,62 +277,38 @@ class _Router:
         decisions.record(self.tx, incident_id=incident.id, kind=DecisionKind.GROUPING, rule_id="flap", summary=why)
         self.tx.audit(action=AuditAction.INCIDENT_GROUP, subject_type=ChangeEntity.INCIDENT, subject_id=incident.id,
                       before={"status": IncidentStatus.RESOLVED}, after={"status": IncidentStatus.TRIGGERED})
-        apply_attach_signal(self.tx, incident_id=incident.id, signal=_signal(event))
+        apply_attach_signal(self.tx, incident_id=incident.id, signal=_signal(obs))
         apply_restart(self.tx, incident)
 
-    def _group_under(self, parent: Incident, event: SignalEvent, service: Service) -> None:
+    def _group_under(self, parent: Incident, obs: _Observation) -> None:
+        service = obs.service
         parent_service = self.tx.session.get_one(Service, parent.service_id)
         why = (f"{service.name} depends on {parent_service.name} (foundational), which has {parent.severity} "
                f"{incident_ref(parent.id)} open: grouped there instead of paging {service.team.name} separately")
         known = {i.service_id for i in parent.impacted} | {parent.service_id}
         if service.id not in known:
             self.tx.session.add(IncidentService(incident_id=parent.id, service_id=service.id))
-        apply_attach_signal(self.tx, incident_id=parent.id, signal=_signal(event))
+        apply_attach_signal(self.tx, incident_id=parent.id, signal=_signal(obs))
         decisions.record(self.tx, incident_id=parent.id, kind=DecisionKind.GROUPING, rule_id="blast-radius",
-                         summary=why, inputs={"service": service.name, "fingerprint": event.dedup_key})
+                         summary=why, inputs={"service": service.name, "fingerprint": obs.dedup_key})
         self.tx.audit(action=AuditAction.INCIDENT_GROUP, subject_type=ChangeEntity.INCIDENT, subject_id=parent.id,
                       before={}, after={"grouped": service.name})
 
-    def _tell_dependents(self, incident: Incident, service: Service) -> None:
-        told: set[int] = set()
-        for dependent_id in sorted(dependents(self.tx.session, service_id=service.id)):
-            dependent = self.tx.session.get_one(Service, dependent_id)
-            for on_call in on_call_for_team(self.tx.session, team_id=dependent.team_id, at=self.tx.now):
-                if on_call.person_id in told:
-                    continue
-                told.add(on_call.person_id)
-                self._page(incident, on_call.person_id, PageReason.DEPENDENCY,
-                           f"{service.name} (foundational) has {incident.severity} {incident_ref(incident.id)}: "
-                           f"{dependent.name}, which you are on call for ({on_call.rotation}), depends on it")
 
-    def _page_executives(self, incident: Incident) -> None:
-        leaders = self.tx.session.execute(select(Person).join(PersonRoleGrant).where(
-            PersonRoleGrant.role == PersonRole.LEADER, Person.active.is_(True))).scalars()
-        for leader in leaders:
-            self._page(incident, leader.id, PageReason.EXECUTIVE,
-                       f"{incident.severity} reaches the executive tier in the impact policy")
-
-    def _page(self, incident: Incident, person_id: int, reason: PageReason, why: str) -> None:
-        person = self.tx.session.get_one(Person, person_id)
-        self.tx.session.add(Page(incident_id=incident.id, person_id=person.id, reason=reason, step=None, why=why,
-                                 paged_at=self.tx.now, night=is_night(person, self.tx.now)))
-        self.tx.timeline(incident, kind=TimelineKind.PAGED, text=f"Told {person.name}: {why}")
-        decisions.record(self.tx, incident_id=incident.id, kind=DecisionKind.ROUTING, rule_id=reason.value,
-                         summary=f"Told {person.name}: {why}", inputs={"person_id": person.id})
+def _signal(obs: _Observation, *, summary: str | None = None) -> SignalInput:
+    return SignalInput(source=obs.source, dedup_key=obs.dedup_key, kind=obs.kind,
+                       summary=summary or obs.summary or obs.dedup_key, observed_at=obs.observed_at, value=obs.value,
+                       severity_hint=obs.severity_hint, attributes=dict(obs.attributes), service_id=obs.service.id,
+                       row_id=obs.row_id)
 
 
-def _signal(event: SignalEvent) -> SignalInput:
-    return SignalInput(source=event.source.value, dedup_key=event.dedup_key, kind=SignalKind(event.kind.value),
-                       summary=event.summary or event.dedup_key, observed_at=event.observed_at, value=event.value)
+def _hint_severity(obs: _Observation) -> Severity:
+    return HINT_SEVERITY.get((obs.severity_hint or "").strip().lower(), DEFAULT_SEVERITY)
 
 
-def _hint_severity(event: SignalEvent) -> Severity:
-    return HINT_SEVERITY.get((event.severity_hint or "").strip().lower(), DEFAULT_SEVERITY)
-
-
-def _hint_reason(event: SignalEvent) -> str:
-    hint = (event.severity_hint or "").strip()
+def _hint_reason(obs: _Observation) -> str:
+    hint = (obs.severity_hint or "").strip()
     if hint.lower() in HINT_SEVERITY:
-        return f"the sender ({event.source}) rated it {hint!r}, which the taxonomy maps to {_hint_severity(event)}"
-    return f"the sender ({event.source}) gave no severity the taxonomy knows ({hint or 'none'}): {DEFAULT_SEVERITY} " \
-           f"until a person or a rule says otherwise"
+        return f"the sender ({obs.source}) rated it {hint!r}, which the taxonomy maps to {_hint_severity(obs)}"
+    return (f"the sender ({obs.source}) gave no severity the taxonomy knows ({hint or 'none'}): {DEFAULT_SEVERITY} "
+            f"until a person or a rule says otherwise")

@@ -5,15 +5,18 @@ with the file, the key path and what is wrong, e.g. `organisation.toml: services
 """
 from __future__ import annotations
 
+import re
 import tomllib
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from console.demo._toml import Table, check_unique, fail, find_cycle
 from console.demo.specs import (
     DemoOrganisation,
     ImpactLevelSpec,
     IncidentTypeSpec,
+    LayerSpec,
     LeaveSpec,
     OverrideSpec,
     PersonSpec,
@@ -82,7 +85,8 @@ def _parse(top: Table) -> DemoOrganisation:
     handles = check_unique(top=top, key="people", values=[p.handle for p in people], field="handle")
     teams = tuple(_team(t, handles) for t in top.tables("teams"))
     team_names = check_unique(top=top, key="teams", values=[t.name for t in teams], field="name")
-    rotations = tuple(_rotation(t, team_names, handles) for t in top.tables("rotations"))
+    roles_of = {p.handle: p.roles for p in people}
+    rotations = tuple(_rotation(t, team_names, roles_of) for t in top.tables("rotations"))
     rotation_names = check_unique(top=top, key="rotations", values=[r.name for r in rotations], field="name")
     overrides = tuple(_override(t, rotation_names, handles) for t in top.tables("overrides"))
     leave = tuple(_leave(t, handles) for t in top.tables("leave"))
@@ -141,17 +145,49 @@ def _team(t: Table, handles: set[str]) -> TeamSpec:
     return TeamSpec(name=t.text("name"), description=t.text("description", default=""), lead=lead, members=members)
 
 
-def _rotation(t: Table, teams: set[str], handles: set[str]) -> RotationSpec:
-    t.allow(("name", "team", "shift_hours", "anchor_days", "handover_hour", "timezone", "members"))
+def _rotation(t: Table, teams: set[str], roles_of: dict[str, frozenset[PersonRole]]) -> RotationSpec:
+    t.allow(("name", "team", "roster", "layers"))
+    layers = tuple(_layer(layer, set(roles_of)) for layer in t.tables("layers"))
+    if not layers:
+        t.fail("layers", "a rotation needs at least one layer")
+    check_unique(top=t, key="layers", values=[layer.name for layer in layers], field="name")
+    roster = t.enum("roster", PersonRole) if "roster" in t.data else None
+    if roster is None and "team" not in t.data:
+        t.fail("team", "a rotation needs a team, unless it is the roster of a role (roster = \"incident_commander\")")
+    team = t.ref("team", teams, "team") if "team" in t.data else None
+    for number, layer in enumerate(layers):
+        for index, handle in enumerate(layer.members):
+            if roster is not None and roster not in roles_of[handle]:
+                t.fail(f"layers[{number}].members[{index}]",
+                       f"{handle!r} is on the {roster} roster but does not hold that role")
+    return RotationSpec(name=t.text("name"), team=team, layers=layers, roster=roster)
+
+
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _layer(t: Table, handles: set[str]) -> LayerSpec:
+    t.allow(("name", "shift_hours", "start_days", "handoff", "timezone", "members", "restrict", "weekdays"))
     members = t.refs("members", handles, "person")
     if not members:
-        t.fail("members", "a rotation needs at least one member")
-    return RotationSpec(
-        name=t.text("name"), team=t.ref("team", teams, "team"), shift_hours=t.integer("shift_hours", minimum=1),
-        anchor_days=t.integer("anchor_days", maximum=0),
-        handover_hour=t.integer("handover_hour", minimum=0, maximum=23, default=9),
-        timezone=t.text("timezone", default="UTC"), members=members,
-    )
+        t.fail("members", "a layer needs at least one member")
+    handoff = t.text("handoff", default="09:00")
+    if not _CLOCK.match(handoff):
+        t.fail("handoff", f"{handoff!r} is not a local time HH:MM")
+    zone = t.text("timezone", default="UTC")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        t.fail("timezone", f"unknown time zone {zone!r}")
+    restrict = t.text("restrict", default="") or None
+    if restrict is not None and not (len(parts := restrict.split("-")) == 2 and all(_CLOCK.match(p) for p in parts)):
+        t.fail("restrict", f"{restrict!r} is not a daily window HH:MM-HH:MM")
+    weekdays = t.text("weekdays", default="") or None
+    if weekdays is not None and ( set(weekdays) - set("0123456") or len(set(weekdays)) != len(weekdays)):
+        t.fail("weekdays", f"{weekdays!r} is not a set of weekdays written 0 (Monday) to 6 (Sunday), e.g. '01234'")
+    return LayerSpec(name=t.text("name"), shift_hours=t.integer("shift_hours", minimum=1),
+                     start_days=t.integer("start_days", maximum=0), handoff=handoff, timezone=zone, members=members,
+                     restrict=restrict, weekdays=weekdays)
 
 
 def _override(t: Table, rotations: set[str], handles: set[str]) -> OverrideSpec:

@@ -50,14 +50,25 @@ class TeamSpec:
 
 
 @dataclass(frozen=True)
-class RotationSpec:
+class LayerSpec:
+    """A layer: the first handoff `start_days` from the seed day at local `handoff` in `timezone`."""
+
     name: str
-    team: str
     shift_hours: int
-    anchor_days: int
-    handover_hour: int
+    start_days: int
+    handoff: str  # "HH:MM" local
     timezone: str
     members: tuple[str, ...]
+    restrict: str | None = None  # "HH:MM-HH:MM"
+    weekdays: str | None = None  # "01234" (0 = Monday)
+
+
+@dataclass(frozen=True)
+class RotationSpec:
+    name: str
+    team: str | None  # None for a roster that belongs to no team (incident commanders, executives)
+    layers: tuple[LayerSpec, ...]
+    roster: PersonRole | None = None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Any
 
 from console.routing._reader import Node, Source, allowed, show
-from console.routing.definitions import EVERY_SERVICE, Policy, Rule, SeverityLevel
+from console.routing.definitions import EVERY_SERVICE, Fatigue, Policy, Rule, SeverityLevel
 from console.routing.vocabulary import (
     QUALITATIVE_VALUES,
     Action,
@@ -30,7 +30,9 @@ _RULE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")  # template names and attribute names
 _SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
-_TOP = ("version", "description", "clear_after", "severity", "rules")
+_TOP = ("version", "description", "clear_after", "severity", "rules", "fatigue")
+_FATIGUE = ("max_pages_per_shift", "max_night_pages_per_shift", "night")
+_NIGHT = re.compile(r"([01]\d|2[0-3]):00-([01]\d|2[0-3]):00")
 _LEVEL = ("name", "description", "ack_minutes", "page", "inform", "templates", "updates")
 _COMMON = ("id", "description", "kind", "metric", "services", "tiers", "severity", "action")
 _BY_KIND = {
@@ -61,8 +63,22 @@ def parse_policy(*, name: str, text: str, raw: dict[str, Any], digest: str) -> P
             node.fail("id", f"{show(rule.id)} is already used by rules[{seen[rule.id]}]")
         seen[rule.id] = index
         rules.append(rule)
+    fatigue = _fatigue(top.table("fatigue")) if top.has("fatigue") else Fatigue()
     return Policy(version=version, description=top.text("description", default=""), digest=digest,
-                  source=name, levels=levels, rules=tuple(rules))
+                  source=name, levels=levels, rules=tuple(rules), fatigue=fatigue)
+
+
+def _fatigue(node: Node) -> Fatigue:
+    node.allow(_FATIGUE)
+    default = Fatigue()
+    night = node.text("night", default=f"{default.night_starts_hour:02}:00-{default.night_ends_hour:02}:00")
+    if not (found := _NIGHT.fullmatch(night)) or found.group(1) == found.group(2):
+        node.fail("night", f"{show(night)} is not a night: whole hours written HH:00-HH:00, e.g. \"22:00-07:00\"")
+    pages = node.integer("max_pages_per_shift", minimum=1, maximum=1000, default=default.max_pages_per_shift)
+    nights = node.integer("max_night_pages_per_shift", minimum=0, maximum=pages,
+                          default=default.max_night_pages_per_shift)
+    return Fatigue(max_pages_per_shift=pages, max_night_pages_per_shift=nights,
+                   night_starts_hour=int(found.group(1)), night_ends_hour=int(found.group(2)))
 
 
 def _levels(table: Node) -> tuple[SeverityLevel, ...]:

@@ -73,6 +73,22 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class Fatigue:
+    """How many pages a person may get before the commander is warned: per on-call shift, and at night."""
+
+    max_pages_per_shift: int = 6
+    max_night_pages_per_shift: int = 2
+    night_starts_hour: int = 22  # in the person's own time zone
+    night_ends_hour: int = 7
+
+    def is_night(self, *, hour: int) -> bool:
+        """Say whether a local hour falls in the night."""
+        if self.night_starts_hour <= self.night_ends_hour:
+            return self.night_starts_hour <= hour < self.night_ends_hour
+        return hour >= self.night_starts_hour or hour < self.night_ends_hour
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """One version of the impact policy."""
 
@@ -82,6 +98,7 @@ class Policy:
     source: str  # the file it was read from, for messages
     levels: tuple[SeverityLevel, ...]  # SEV1 first
     rules: tuple[Rule, ...]
+    fatigue: Fatigue = Fatigue()
 
     def level(self, *, severity: Severity) -> SeverityLevel:
         """Return the level of a severity."""

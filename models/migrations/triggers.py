@@ -11,13 +11,27 @@ INCIDENT_TABLES = {
     "incident_services": "incident_id",
     "signals": "incident_id",
 }
-ORGANISATION_TABLES = (
+# The organisation's tables as migration 0002 knew them: a migration must keep meaning what it meant then.
+ORGANISATION_TABLES_0002 = (
     "people", "person_roles", "teams", "team_members", "services", "service_dependencies", "impact_levels",
     "incident_types", "rotations", "rotation_members", "overrides", "leaves", "escalation_policies",
     "escalation_tiers",
 )
+# As they are now: 0004 replaced rotation_members with layers.
+ORGANISATION_TABLES = (
+    "people", "person_roles", "teams", "team_members", "services", "service_dependencies", "impact_levels",
+    "incident_types", "rotations", "rotation_layers", "rotation_layer_members", "overrides", "leaves",
+    "escalation_policies", "escalation_tiers",
+)
 # The naive-UTC text UTCDateTime reads back (microsecond digits padded).
 _SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
+
+
+def postgresql_organisation_trigger(table: str) -> str:
+    """Return the statement trigger that logs changes to one organisation table on PostgreSQL."""
+    # One change-log row per statement is enough: consoles reload the organisation as a whole.
+    return f"""CREATE TRIGGER icc_change_{table} AFTER INSERT OR UPDATE OR DELETE ON "{table}"
+               FOR EACH STATEMENT EXECUTE FUNCTION icc_log_change('organisation', '')"""
 
 
 def sqlite_triggers(table: str) -> list[str]:

@@ -21,7 +21,8 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-from models.migrations.triggers import CHANNEL, INCIDENT_TABLES, ORGANISATION_TABLES, sqlite_triggers
+from models.migrations.triggers import CHANNEL, INCIDENT_TABLES, postgresql_organisation_trigger, sqlite_triggers
+from models.migrations.triggers import ORGANISATION_TABLES_0002 as ORGANISATION_TABLES
 
 
 def upgrade() -> None:
@@ -82,9 +83,7 @@ def _postgresql_up() -> None:
         op.execute(f"""CREATE TRIGGER icc_change_{table} AFTER INSERT OR UPDATE OR DELETE ON "{table}"
                        FOR EACH ROW EXECUTE FUNCTION icc_log_change('incident', '{column}')""")
     for table in ORGANISATION_TABLES:
-        # One change-log row per statement is enough: consoles reload the organisation as a whole.
-        op.execute(f"""CREATE TRIGGER icc_change_{table} AFTER INSERT OR UPDATE OR DELETE ON "{table}"
-                       FOR EACH STATEMENT EXECUTE FUNCTION icc_log_change('organisation', '')""")
+        op.execute(postgresql_organisation_trigger(table))
     op.execute("""CREATE TRIGGER icc_change_notify AFTER INSERT ON change_log
                   FOR EACH STATEMENT EXECUTE FUNCTION icc_notify_change()""")
 

@@ -1,0 +1,147 @@
+"""Engage the people the impact policy names for an incident's severity: page those it says to wake, tell those it
+says to inform, each once per incident, never anyone on leave, and say why for every one.
+
+Runs inside the command that opens an incident or raises its severity; the owner rotation is paged through the
+service's escalation policy (which then escalates on its own), everyone else directly.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from console import decisions
+from console.commands.escalation import apply_start
+from console.escalation import is_night
+from console.oncall import on_call_for_rotation, on_call_for_team
+from console.policy_store import stored_policy
+from console.routing.definitions import Policy, SeverityLevel
+from console.routing.graph import dependents
+from console.routing.vocabulary import Recipient
+from console.uow import Transaction
+from models.enums import AuditAction, ChangeEntity, DecisionKind, PageReason, PersonRole, TimelineKind
+from models.incident import Incident
+from models.org import Person, PersonRoleGrant, Service, Team
+from models.policy import Leave, Rotation
+from models.routing import Escalation, Page
+
+_REASON = {
+    Recipient.OWNER_ROTATION: PageReason.ON_CALL, Recipient.TEAM_LEAD: PageReason.TEAM_LEAD,
+    Recipient.DEPENDENT_ROTATIONS: PageReason.DEPENDENCY, Recipient.INCIDENT_COMMANDERS: PageReason.COMMANDERS,
+    Recipient.SUPPORT_LEADS: PageReason.SUPPORT, Recipient.CUSTOMER_SUCCESS: PageReason.CUSTOMER_SUCCESS,
+    Recipient.EXECUTIVE_ROSTER: PageReason.EXECUTIVE,
+}
+_ROLE = {Recipient.INCIDENT_COMMANDERS: PersonRole.INCIDENT_COMMANDER, Recipient.SUPPORT_LEADS: PersonRole.SUPPORT_LEAD,
+         Recipient.CUSTOMER_SUCCESS: PersonRole.CUSTOMER_SUCCESS, Recipient.EXECUTIVE_ROSTER: PersonRole.LEADER}
+_ROLE_WORDS = {Recipient.INCIDENT_COMMANDERS: "an incident commander", Recipient.SUPPORT_LEADS: "a support lead",
+               Recipient.CUSTOMER_SUCCESS: "in customer success", Recipient.EXECUTIVE_ROSTER: "an executive"}
+# How the impact policy's recipients read in a sentence.
+LABEL = {
+    Recipient.OWNER_ROTATION: "the owning team's on-call", Recipient.TEAM_LEAD: "the owning team's lead",
+    Recipient.DEPENDENT_ROTATIONS: "the on-call of every dependent service",
+    Recipient.INCIDENT_COMMANDERS: "an incident commander", Recipient.SUPPORT_LEADS: "the support leads",
+    Recipient.CUSTOMER_SUCCESS: "customer success", Recipient.EXECUTIVE_ROSTER: "the executive roster",
+}
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    person_id: int
+    why: str
+
+
+def apply_engage(tx: Transaction, incident: Incident) -> None:
+    """Page and inform whom the policy names for the incident's severity, skipping those already engaged."""
+    policy = stored_policy(tx.session)
+    level = policy.level(severity=incident.severity)
+    service = tx.session.get_one(Service, incident.service_id)
+    if Recipient.OWNER_ROTATION in level.page:
+        _start_escalation(tx, incident)
+    # A page not flushed yet has no default applied: only an explicit False means "told, not woken".
+    engaged: dict[int, bool] = {}
+    for page in _pages_of(tx, incident):
+        engaged[page.person_id] = engaged.get(page.person_id, False) or page.urgent is not False
+    for urgent, recipients in ((True, level.page), (False, level.inform)):
+        for recipient in recipients:
+            if recipient is Recipient.OWNER_ROTATION and urgent:
+                continue  # paged through the escalation policy, tier by tier
+            for candidate in _resolve(tx, incident, service, recipient):
+                if engaged.get(candidate.person_id) is True or (candidate.person_id in engaged and not urgent):
+                    continue  # paged already, or told already and still only to be told
+                if _on_leave(tx, candidate.person_id):
+                    name = tx.session.get_one(Person, candidate.person_id).name
+                    decisions.record(tx, incident_id=incident.id, kind=DecisionKind.ROUTING, rule_id=recipient.value,
+                                     policy_version=policy.version,
+                                     summary=f"{name} not {'paged' if urgent else 'told'}: on leave ({candidate.why})")
+                    engaged[candidate.person_id] = urgent
+                    continue
+                _engage(tx, incident, policy=policy, level=level, recipient=recipient, candidate=candidate,
+                        urgent=urgent)
+                engaged[candidate.person_id] = urgent
+
+
+def _start_escalation(tx: Transaction, incident: Incident) -> None:
+    pending = any(isinstance(o, Escalation) and o.incident_id == incident.id for o in tx.session.new)
+    if not pending and tx.session.get(Escalation, incident.id) is None:
+        apply_start(tx, incident)
+
+
+def _pages_of(tx: Transaction, incident: Incident) -> list[Page]:
+    stored = list(tx.session.execute(select(Page).where(Page.incident_id == incident.id)).scalars())
+    # Autoflush is off inside a command: pages added earlier in this transaction are not in the query yet.
+    return stored + [o for o in tx.session.new if isinstance(o, Page) and o.incident_id == incident.id]
+
+
+def _resolve(tx: Transaction, incident: Incident, service: Service, recipient: Recipient) -> Iterable[_Candidate]:
+    """Return the people a recipient stands for right now, each with why it is them."""
+    session = tx.session
+    if recipient is Recipient.OWNER_ROTATION:
+        return [_Candidate(oc.person_id, f"on call for {oc.rotation}, which owns {service.name}")
+                for oc in on_call_for_team(session, team_id=service.team_id, at=tx.now)]
+    if recipient is Recipient.TEAM_LEAD:
+        team = session.get(Team, incident.team_id or service.team_id)
+        return [_Candidate(team.lead_id, f"the lead of {team.name}, which owns {service.name}")] if team and team.lead_id else []
+    if recipient is Recipient.DEPENDENT_ROTATIONS:
+        found: list[_Candidate] = []
+        for dependent_id in sorted(dependents(session, service_id=service.id)):
+            dependent = session.get_one(Service, dependent_id)
+            for oc in on_call_for_team(session, team_id=dependent.team_id, at=tx.now):
+                found.append(_Candidate(oc.person_id, f"on call for {oc.rotation}, and {dependent.name} depends on "
+                                                      f"{service.name} ({service.tier})"))
+        return found
+    if recipient is Recipient.INCIDENT_COMMANDERS and incident.commander_id is not None:
+        return []  # it has a commander: nobody else needs waking to command it
+    role = _ROLE[recipient]
+    rosters = list(session.execute(select(Rotation).where(Rotation.roster_role == role).order_by(Rotation.name))
+                   .scalars())
+    if rosters:  # a roster says who answers for the role now; otherwise every holder of the role is engaged
+        return [_Candidate(oc.person_id, f"{_ROLE_WORDS[recipient]}, on call for {oc.rotation}")
+                for roster in rosters if (oc := on_call_for_rotation(session, rotation=roster, at=tx.now))]
+    holders = session.execute(select(Person.id).join(PersonRoleGrant).where(
+        PersonRoleGrant.role == role, Person.active.is_(True)).order_by(Person.id)).scalars()
+    return [_Candidate(person_id, _ROLE_WORDS[recipient]) for person_id in holders]
+
+
+def _on_leave(tx: Transaction, person_id: int) -> bool:
+    return tx.session.execute(select(Leave.id).where(Leave.person_id == person_id, Leave.starts_at <= tx.now,
+                                                     Leave.ends_at > tx.now).limit(1)).first() is not None
+
+
+def _engage(tx: Transaction, incident: Incident, *, policy: Policy, level: SeverityLevel, recipient: Recipient,
+            candidate: _Candidate, urgent: bool) -> None:
+    person = tx.session.get_one(Person, candidate.person_id)
+    verb = "Paged" if urgent else "Told"
+    why = (f"{candidate.why} — the impact policy {'pages' if urgent else 'informs'} {LABEL[recipient]} at "
+           f"{incident.severity}")
+    tx.session.add(Page(incident_id=incident.id, person_id=person.id, reason=_REASON[recipient], step=None, why=why,
+                        paged_at=tx.now, urgent=urgent,
+                        night=urgent and is_night(person=person, at=tx.now, fatigue=policy.fatigue)))
+    tx.timeline(incident, kind=TimelineKind.PAGED, text=f"{verb} {person.name}, {why}")
+    decisions.record(tx, incident_id=incident.id, kind=DecisionKind.ROUTING, rule_id=recipient.value,
+                     policy_version=policy.version, summary=f"{verb} {person.name}, {why}",
+                     inputs={"person_id": person.id, "severity": incident.severity.value, "urgent": urgent},
+                     thresholds={"page": [r.value for r in level.page], "inform": [r.value for r in level.inform]})
+    tx.audit(action=AuditAction.INCIDENT_PAGE, subject_type=ChangeEntity.INCIDENT, subject_id=incident.id,
+             before={}, after={"person_id": person.id, "urgent": urgent, "why": why})
+    tx.touch_incident(incident)
