@@ -248,40 +248,34 @@ INGEST_TOKEN_KEY = "ingest-token"  # the keyring entry, under the app's service 
 
 
 class _RoutingSink:
-    """Route each request's events in one transaction, by the impact policy loaded in the database.
-
-    The rule engine keeps each service's recent samples, so one engine lives as long as the server; it is
-    rebuilt when someone loads a new policy version (looked up at most every POLICY_CHECK_SECONDS).
-    """
-
-    POLICY_CHECK_SECONDS = 10.0
+    """Route each request's events in one transaction, by the impact policy loaded in the database."""
 
     def __init__(self, *, uow: UnitOfWork, reader: Reader) -> None:
         import threading
 
-        from console.routing.rules import RuleEngine
+        from console.policy_follow import FollowedEngine
 
-        self._uow, self._reader = uow, reader
-        policy = reader.current_policy()
-        assert policy is not None
-        self.engine = RuleEngine(policy=policy)
-        self._checked = time.monotonic()
+        self._uow = uow
+        self.rules = FollowedEngine(reader=reader)
         self._lock = threading.Lock()  # the engine's windows are shared state; the database serialises writes anyway
 
     def __call__(self, events):  # type: ignore[no-untyped-def]
         from console.commands.routing import route_signals
         from console.ingest.events import IngestOutcome, IngestResult
-        from console.routing.rules import RuleEngine
 
         with self._lock:
-            if time.monotonic() - self._checked > self.POLICY_CHECK_SECONDS:
-                newer = self._reader.current_policy(known_digest=self.engine.policy.digest)
-                self._checked = time.monotonic()
-                if newer is not None:
-                    log.info("ingest: impact policy %s loaded; rules re-read", newer.version)
-                    self.engine = RuleEngine(policy=newer)
-            route_signals(self._uow, events=events, engine=self.engine)
+            route_signals(self._uow, events=events, engine=self.rules.engine())
         return IngestResult(outcome=IngestOutcome.ACCEPTED, accepted=len(events))
+
+    def route_pending(self) -> None:
+        """Route rows other clients wrote straight into the signals table."""
+        from console.commands.routing import has_pending_signals, route_pending_signals
+
+        while has_pending_signals(self._uow):
+            with self._lock:
+                changes = route_pending_signals(self._uow, engine=self.rules.engine())
+            if not changes.entities:
+                return  # the rest are locked by another router
 
 
 def run_ingest_server(args: argparse.Namespace) -> int:
@@ -311,13 +305,18 @@ def run_ingest_server(args: argparse.Namespace) -> int:
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: stop.set())
     print(f"listening on http://{args.host}:{server.port} for {db.display_url} (policy "
-          f"{sink.engine.policy.version}; Ctrl+C stops)", flush=True)
-    # Escalation goes on with no console open: the tick is idempotent, consoles may tick too.
-    while not stop.wait(5.0):
+          f"{sink.rules.engine().policy.version}; Ctrl+C stops)", flush=True)
+    # With no console open, escalation goes on and rows written straight into the signals table are routed:
+    # both are idempotent, and consoles do the same.
+    ticks = 0
+    while not stop.wait(1.0):
+        ticks += 1
         try:
-            commands.escalation_tick(uow)
-        except Exception:  # noqa: BLE001 - a failed tick is retried in 5 s; the server stays up
-            log.exception("escalation tick failed")
+            sink.route_pending()
+            if ticks % 5 == 0:
+                commands.escalation_tick(uow)
+        except Exception:  # noqa: BLE001 - retried in a second; the server stays up
+            log.exception("routing pending signals or the escalation tick failed")
     server.stop()
     db.dispose()
     return 0

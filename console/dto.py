@@ -145,6 +145,10 @@ class DecisionItem:
     thresholds: str = "{}"
 
 
+# Overrides that are about people or grouping, not the severity.
+_NOT_SEVERITY = ("ungroup", "stop-escalation")
+
+
 @dataclass(frozen=True, slots=True)
 class IncidentDetail:
     row: IncidentRow
@@ -170,13 +174,8 @@ class IncidentDetail:
 
     @property
     def severity_decisions(self) -> tuple[DecisionItem, ...]:
-        """The decisions that explain the severity: automation's rules and people's overrides."""
-        return tuple(d for d in self.decisions if d.kind in ("severity", "override"))
-
-    @property
-    def people_decisions(self) -> tuple[DecisionItem, ...]:
-        """The decisions that explain who was engaged: routing, grouping and escalation."""
-        return tuple(d for d in self.decisions if d.kind in ("routing", "grouping", "escalation"))
+        """The decisions that explain the severity: automation's rules and people's overrides of them."""
+        return tuple(d for d in self.decisions if d.kind in ("severity", "override") and d.rule_id not in _NOT_SEVERITY)
 
     @property
     def over_limit(self) -> tuple[PageItem, ...]:

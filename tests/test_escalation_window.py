@@ -34,26 +34,36 @@ def test_the_ladder_counts_down_pages_the_next_tier_and_escalates_by_hand(qtbot,
     qtbot.addWidget(window)
     window.show()
     window.start(operator_handle="alice")
-    values = window.detail_panel.values
+    panel = window.detail_panel
+    values = panel.values
+
+    def ladder() -> str:
+        return panel.ladder.toPlainText()
+
     try:
-        qtbot.waitUntil(lambda: window.detail_panel.detail is not None, timeout=WAIT)
-        assert "Bob Burns — ⚠ not acknowledged" in values["paged"].text()
+        qtbot.waitUntil(lambda: panel.detail is not None, timeout=WAIT)
+        assert "Bob Burns" in ladder() and "⚠ no answer" in ladder()
+        people = [(panel.engaged_model.page_at(r).person, panel.engaged_model.data(panel.engaged_model.index(r, 2)))
+                  for r in range(panel.engaged_model.rowCount())]
+        assert ("Bob Burns", "Paged · step 1") in people
         clock.advance(minutes=3)
         window._on_ticker_timeout()
         assert "next tier 2 (lead of Identity) in 2:00" in values["escalation"].text()
-        assert "tier 1 of Checkout escalation" in values["why"].text()
+        assert "in 2:00" in ladder()
+        assert "tier 1 of Checkout escalation" in panel.why.toPlainText()
         clock.advance(minutes=2)
-        window._on_escalation_timer_timeout()  # the 5 s tick, now
-        qtbot.waitUntil(lambda: "Alice Ames — ⚠ not acknowledged" in values["paged"].text(), timeout=WAIT)
+        window.routing_jobs._on_tick_timer_timeout()  # the 5 s tick, now
+        qtbot.waitUntil(lambda: ladder().count("Alice Ames") == 1, timeout=WAIT)
         window.activateWindow()
         qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT)
         qtbot.waitUntil(lambda: window.actions_.actions["escalate"].isEnabled(), timeout=WAIT)
         qtbot.keyClick(window.queue_panel.view, Qt.Key.Key_E)  # more hands now, not in ten minutes
-        qtbot.waitUntil(lambda: values["paged"].text().count("Bob Burns") == 2, timeout=WAIT)
-        assert "escalated by hand by Alice Ames" in values["why"].text()
+        qtbot.waitUntil(lambda: ladder().count("Bob Burns") == 2, timeout=WAIT)  # step 3: tier 1, round 2
+        assert "round 2" in ladder()
+        assert "escalated by hand by Alice Ames" in panel.why.toPlainText()
         window.queue_panel.select_incident(incident)
         qtbot.keyClick(window.queue_panel.view, Qt.Key.Key_A)
         qtbot.waitUntil(lambda: "stopped — acknowledged by Alice Ames" in values["escalation"].text(), timeout=WAIT)
-        assert "not acknowledged" not in values["paged"].text()
+        assert "⚠ no answer" not in ladder()
     finally:
         runner.shutdown()

@@ -13,9 +13,9 @@ from PySide6.QtWidgets import QDialog, QWidget
 
 from console.changes import Changes
 from console.commands.dispatch import CommandRequest
-from console.dto import IncidentRow, IncidentStatus, PersonRef
+from console.dto import IncidentDetail, IncidentRow, IncidentStatus, PersonRef
 from ui import theme
-from ui.dialogs import PersonPickerDialog, SeverityDialog, TextDialog
+from ui.dialogs import ChoiceReasonDialog, PersonPickerDialog, SeverityDialog, TextDialog
 from ui.new_incident_dialog import NewIncidentDialog
 from ui.outbox_controller import OutboxController
 
@@ -33,6 +33,9 @@ ACTION_SPECS: dict[str, tuple[str, str, str]] = {
     "next_action": ("Set ne&xt action…", "X", "Say what happens next"),
     "resolve": ("&Resolve…", "R", "Resolve with a summary of what fixed it"),
     "escalate": ("&Escalate now", "E", "Page the next tier of the escalation now, without waiting"),
+    "stop_escalation": ("Stop esca&lation…", "Shift+E", "Stop paging further tiers, with a reason (an override)"),
+    "ungroup": ("S&plit off a grouped service…", "G",
+                "Take a service out of this incident's blast radius: it gets its own incident and its own team"),
     "declare": ("&Declare incident…", "Ctrl+N", "Open a new incident by hand"),
 }
 
@@ -54,6 +57,7 @@ class IncidentActions(QObject):
         self.roster: tuple[PersonRef, ...] = ()
         self.services: tuple[Any, ...] = ()
         self.current: IncidentRow | None = None
+        self.detail: IncidentDetail | None = None  # the incident panel's, for actions that need more than the row
         self.active_dialog: QDialog | None = None
         self.actions: dict[str, QAction] = {}
         # incident id -> the version its actions wait to see on screen
@@ -63,7 +67,7 @@ class IncidentActions(QObject):
             "severity": self.severity, "mitigating": lambda: self.set_status(IncidentStatus.MITIGATING),
             "monitoring": lambda: self.set_status(IncidentStatus.MONITORING), "note": self.note,
             "next_action": self.next_action, "resolve": self.resolve, "declare": self.declare,
-            "escalate": self.escalate,
+            "escalate": self.escalate, "stop_escalation": self.stop_escalation, "ungroup": self.ungroup,
         }
         for name, (text, shortcut, tip) in ACTION_SPECS.items():
             action = QAction(text, parent_widget, objectName=f"action_{name}")
@@ -94,6 +98,8 @@ class IncidentActions(QObject):
             "monitoring": is_open and row.status is not IncidentStatus.MONITORING,  # type: ignore[union-attr]
             "note": has, "next_action": is_open, "resolve": is_open, "declare": me is not None,
             "escalate": is_open,
+            "stop_escalation": is_open and self._escalating(),
+            "ungroup": is_open and bool(self._grouped()),
         }
         for name, action in self.actions.items():
             action.setEnabled(bool(enabled[name]))
@@ -138,6 +144,56 @@ class IncidentActions(QObject):
         row, me = self._target()
         if row:
             self._submit(self._request("escalate_now", row, f"Escalate {row.ref} now", versioned=False), row)
+
+    def stop_escalation(self) -> None:
+        row, me = self._target()
+        if not row:
+            return
+        dialog = TextDialog(title=f"Stop the escalation of {row.ref}",
+                            prompt="Nobody further will be paged. Why? (the right people are on it, a false alarm…)",
+                            parent=self._parent)
+
+        def submit() -> None:
+            reason = dialog.text()
+            self._submit(self._request("stop_escalation", row, f"Stop escalating {row.ref}: {reason}",
+                                       versioned=False, reason=reason), row)
+
+        self.show_dialog(dialog, submit)
+
+    def ungroup(self) -> None:
+        row, me = self._target()
+        grouped = self._grouped()
+        if not row or not grouped:
+            return
+        dialog = ChoiceReasonDialog(
+            title=f"Split a service off {row.ref}",
+            prompt="Automation grouped these services under this incident (they depend on its service). The one "
+                   "you choose gets its own incident, paged to its own team; its alerts are no longer grouped here.",
+            options=grouped, parent=self._parent)
+
+        def submit() -> None:
+            service_id, reason = dialog.choice(), dialog.reason_text()
+            name = next(label for label, value in grouped if value == service_id)
+            self._submit(self._request("ungroup_service", row, f"Split {name} off {row.ref}: {reason}",
+                                       versioned=False, service_id=service_id, reason=reason), row)
+
+        self.show_dialog(dialog, submit)
+
+    def set_detail(self, detail: IncidentDetail | None) -> None:
+        """Take the incident panel's detail: which services are grouped, whether it escalates."""
+        self.detail = detail
+        self.update_enabled()
+
+    def _escalating(self) -> bool:
+        detail, row = self.detail, self.current
+        return bool(detail and row and detail.row.id == row.id and detail.escalation and detail.escalation.running)
+
+    def _grouped(self) -> list[tuple[str, object]]:
+        detail, row = self.detail, self.current
+        if not (detail and row and detail.row.id == row.id):
+            return []
+        ids = {s.name: s.id for s in self.services}
+        return [(name, ids[name]) for name in detail.impacted_services if name in ids]
 
     def note(self) -> None:
         self._text_action(title="Note on {ref}", prompt="What happened, what you saw, what you did:",

@@ -1,4 +1,4 @@
-"""Small dialogs the actions use: pick a person, change severity with a reason, enter a text."""
+"""Small dialogs the actions use: pick a person, change severity with a reason, enter a text, override with a reason."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -105,6 +105,32 @@ class SeverityDialog(_FormDialog):
 
     def is_valid(self) -> bool:
         return self.severity() is not self.current and bool(self.reason_text())
+
+
+class ChoiceReasonDialog(_FormDialog):
+    """Choose one of a few options and say why (an override of what automation decided)."""
+
+    def __init__(self, *, title: str, prompt: str, options: Sequence[tuple[str, object]],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(title, prompt, parent)
+        self.combo = QComboBox(objectName="OverrideChoice")
+        for label, value in options:
+            self.combo.addItem(label, value)
+        self.reason = QLineEdit(objectName="OverrideReason", placeholderText="Why? (goes on the timeline and the audit)")
+        self.reason.textChanged.connect(self.validate)
+        self.layout_.addWidget(self.combo)
+        self.layout_.addWidget(self.reason)
+        self.finish_layout()
+        self.reason.setFocus()
+
+    def choice(self) -> object:
+        return self.combo.currentData()
+
+    def reason_text(self) -> str:
+        return self.reason.text().strip()
+
+    def is_valid(self) -> bool:
+        return self.combo.count() > 0 and bool(self.reason_text())
 
 
 class PersonPickerDialog(_FormDialog):

@@ -11,7 +11,6 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QPushButton, QSizePolicy, QToolBar, QWidget
 
-from console import commands
 from console.changes import Changes
 from console.commands.dispatch import CommandRequest
 from console.dto import ChangeEntity, ConsoleInfo, FeedBatch, IncidentDetail, PersonRef, QueueSnapshot
@@ -27,6 +26,7 @@ from ui.outbox_controller import OutboxController
 from ui.pending_panel import PendingPanel
 from ui.queue_model import QueueModel
 from ui.queue_panel import QueuePanel
+from ui.routing_jobs import RoutingJobs
 from ui.status_bar import ConsoleStatusBar
 from ui.tasks import TaskRunner
 from ui.timefmt import format_age
@@ -36,7 +36,6 @@ OFFLINE_TEXT = ("⚠ DATABASE UNREACHABLE — showing the state as of {as_of} ({
                 "Your actions are kept on this machine and sent when it is back.")
 TOOLBAR_ACTIONS = ("acknowledge", "take", "assign", "severity", "mitigating", "monitoring", "note", "next_action",
                    "resolve", "escalate", None, "declare")
-ESCALATION_TICK_MS = 5000
 
 
 class MainWindow(QMainWindow):
@@ -75,16 +74,15 @@ class MainWindow(QMainWindow):
         self.demo_banner.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.offline_banner = QLabel("", objectName="OfflineBanner")
         self.offline_banner.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        # Every console ticks escalation and routes signals written straight into the table: both are idempotent
+        # and lock what they take, so several consoles (or none but one) on a shared database act exactly once.
+        self.routing_jobs = RoutingJobs(runner=runner, uow=uow, reader=reader, online=lambda: self.feed.healthy,
+                                        parent=self)
         self._build_docks()
         self._build_menus_and_toolbars()
         self._connect()
         self._ticker = QTimer(self, interval=1000)
         self._ticker.timeout.connect(self._on_ticker_timeout)
-        # Every console ticks: the tick is idempotent and locks what it pages, so several consoles (or none
-        # but one) on a shared database page each tier exactly once.
-        self._escalation_timer = QTimer(self, interval=ESCALATION_TICK_MS)
-        self._escalation_timer.timeout.connect(self._on_escalation_timer_timeout)
-        self._escalating = False
         self._on_ticker_timeout()
         self.restore_layout()
 
@@ -124,6 +122,8 @@ class MainWindow(QMainWindow):
         for name in TOOLBAR_ACTIONS:
             incident_menu.addSeparator() if name is None else incident_menu.addAction(actions[name])
         incident_menu.addAction(actions["commander"])
+        incident_menu.addSeparator()
+        incident_menu.addActions([actions["stop_escalation"], actions["ungroup"]])
         view_menu = self.menuBar().addMenu("&View")
         for dock, key in ((self.queue_dock, "Ctrl+1"), (self.detail_dock, "Ctrl+2"), (self.pending_dock, "Ctrl+3")):
             toggle = dock.toggleViewAction()
@@ -169,6 +169,7 @@ class MainWindow(QMainWindow):
         self.pending_panel.current_wanted.connect(self._on_pending_panel_current_wanted)
         self.pending_panel.redo_requested.connect(lambda key, version: self.outbox.redo(key, version=version))
         self.pending_panel.discard_requested.connect(self._on_pending_panel_discard_requested)
+        self.routing_jobs.changed.connect(lambda _changes: self.feed.poll_now())
 
     # --- start-up and identity ---------------------------------------------------------------------
 
@@ -178,7 +179,7 @@ class MainWindow(QMainWindow):
         self.runner.read(self.reader.info, on_done=self._on_info_loaded)
         self.feed.start()
         self._ticker.start()
-        self._escalation_timer.start()
+        self.routing_jobs.start()
 
     def _on_info_loaded(self, info: ConsoleInfo) -> None:
         self.info = info
@@ -293,6 +294,7 @@ class MainWindow(QMainWindow):
         # Only the newest request counts: two readers can finish out of order, and the operator may have moved on.
         if request == self._detail_request and detail.row.id == self.detail_panel.incident_id:
             self.detail_panel.show_detail(detail)
+            self.actions_.set_detail(detail)
 
     def _on_detail_dock_visibility_changed(self, visible: bool) -> None:
         if visible and self.detail_panel.stale:
@@ -339,18 +341,6 @@ class MainWindow(QMainWindow):
         self.runner.read(lambda: self.reader.incident_row(incident_id=incident_id),
                          on_done=lambda row: self.pending_panel.show_current(row, incident_id))
 
-    def _on_escalation_timer_timeout(self) -> None:
-        if self._escalating or not self.feed.healthy:
-            return
-        self._escalating = True
-        self.runner.write(lambda: commands.escalation_tick(self.uow), on_done=self._on_escalation_ticked,
-                          on_error=lambda _error: setattr(self, "_escalating", False))
-
-    def _on_escalation_ticked(self, changes: Changes) -> None:
-        self._escalating = False
-        if changes.incidents:
-            self.feed.poll_now()
-
     def _on_ticker_timeout(self) -> None:
         self.queue_model.set_now(self.reader.clock.now())
         self.detail_panel.update_countdown(now=self.reader.clock.now())
@@ -396,7 +386,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()
         self._ticker.stop()
-        self._escalation_timer.stop()
+        self.routing_jobs.stop()
         self.feed.stop()
         if self.demo_driver is not None:
             self.demo_driver.stop()

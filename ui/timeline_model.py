@@ -47,6 +47,8 @@ class TimelineModel(ColumnsTableModel):
             if column == 0:
                 return local_time(item.at)
             if column == 1:
+                if item.kind is TimelineKind.PAGED and item.text.startswith("Told"):
+                    return "Told"  # informed, not woken
                 return KIND_LABEL[item.kind]
             if column == 2:
                 return item.actor

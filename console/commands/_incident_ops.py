@@ -121,8 +121,9 @@ def apply_open(
     impacted_service_ids: tuple[int, ...] = (),
     origin: IncidentOrigin = IncidentOrigin.MANUAL,
     signal: SignalInput | None = None,
+    severity_why: str = "",
 ) -> Incident:
-    """Open a triggered incident on a service, with its first signal if any."""
+    """Open a triggered incident on a service, with its first signal if any, and say why it has its severity."""
     title = clean_text(title, field="title", limit=300)
     severity = parse_enum(Severity, severity, field="severity")
     service = load_service(tx, service_id)
@@ -174,6 +175,14 @@ def apply_open(
     )
     tx.touch_incident(incident)
     tx.created_incident = incident.id
+    if tx.actor is not None:  # a person declared it at this level: theirs to change, never automation's to lower
+        incident.severity_set_by = tx.actor.id
+        decisions.record(tx, incident_id=incident.id, kind=DecisionKind.SEVERITY, rule_id=decisions.MANUAL,
+                         by_person=True, summary=f"{severity}: declared by {tx.actor.name}"
+                                                 + (f" ({severity_why})" if severity_why else ""))
+    elif severity_why:
+        decisions.record(tx, incident_id=incident.id, kind=DecisionKind.SEVERITY, rule_id="opened",
+                         policy_version="", summary=f"{severity}: {severity_why}")
     engage(tx, incident)  # the owner rotation through its escalation policy, and whoever else the policy names
     return incident
 

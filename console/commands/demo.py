@@ -239,6 +239,7 @@ class _SeedPlayer:
                 tx, title=scenario.title, severity=scenario.severity, service_id=service.id,
                 customer_impact=scenario.customer_impact, type_id=self.types.get(scenario.type or ""),
                 origin=DEMO_ORIGIN, signal=_signal_input(scenario.signal, dedup_key=f"demo:{scenario.key}", at=tx.now),
+                severity_why=f"the customer impact of demo scenario {scenario.key!r}",
             )
             self.incident_ids[index] = incident.id
             return
@@ -300,7 +301,8 @@ def _carry_out(tx: Transaction, step: Step) -> None:
     if isinstance(step, OpenIncident):
         apply_open(tx, title=step.title, severity=step.severity, service_id=step.service_id, type_id=step.type_id,
                    customer_impact=step.customer_impact, origin=DEMO_ORIGIN,
-                   signal=_signal_input(step.signal, dedup_key=step.dedup_key, at=tx.now))
+                   signal=_signal_input(step.signal, dedup_key=step.dedup_key, at=tx.now),
+                   severity_why="the customer impact the demo scenario describes")
     elif isinstance(step, Acknowledge):
         apply_acknowledge(tx, incident_id=step.incident_id, expected_version=step.expected_version)
     elif isinstance(step, ChangeStatus):

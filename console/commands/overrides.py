@@ -40,7 +40,7 @@ def ungroup_service(uow: UnitOfWork, *, actor_id: int, incident_id: int, service
                                         .order_by(Signal.observed_at, Signal.id)).scalars())
         title = moved[-1].summary if moved else f"{service.name} impact, split from {incident_ref(parent.id)}"
         child = apply_open(tx, title=title[:300], severity=parent.severity, service_id=service.id,
-                           origin=IncidentOrigin.SIGNAL)
+                           origin=IncidentOrigin.SIGNAL, severity_why=f"as {incident_ref(parent.id)}, split from it")
         for signal in moved:
             signal.incident_id = child.id
         if moved:
