@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,3 +200,13 @@ def _sqlite_engine(url: URL, *, create_parent: bool) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
     return engine
+
+
+@contextmanager
+def reachable(db: Database) -> Iterator[None]:
+    """Turn a lost connection into DatabaseUnavailable: expected while offline, not a fault with a traceback."""
+    try:
+        yield
+    except (exc.OperationalError, exc.InterfaceError) as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig and str(error.orig).strip() else "no answer"
+        raise DatabaseUnavailable(f"cannot read from {db.display_url}: {reason}") from None

@@ -8,7 +8,7 @@ gaps, a person's shift). The module-level functions are the shapes the rest of c
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import or_, select
@@ -21,6 +21,7 @@ from models.policy import Leave, Override, Rotation, RotationLayer
 # Overrides and leave that ended this long before the moment asked about cannot change the answer.
 LOOKBACK = timedelta(days=8)
 GAP_HORIZON = timedelta(days=7)
+MAX_TURNS_JOINED = 8  # consecutive turns of one person shown as one stretch (an override, cover, their own turn)
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,20 @@ class RotationSchedule:
         return self.rotation.id
 
     def on_call(self, *, at: datetime) -> OnCall | None:
-        """Return who is on call at `at`, or None when nobody available is."""
+        """Return who is on call at `at` and until when they stay on call, or None when nobody available is."""
         found = schedule.on_call(rotation=self.rotation, overrides=self.overrides, leaves=self.leaves, at=at,
                                  names=self.names)
-        return None if found is None else self._entry(found)
+        if found is None:
+            return None
+        # The engine's turn ends where its reason changes (covering for someone, then their own turn); a person
+        # asking "until when?" means until someone else takes over.
+        until = found.until
+        for _ in range(MAX_TURNS_JOINED):
+            later = schedule.on_call(rotation=self.rotation, overrides=self.overrides, leaves=self.leaves, at=until)
+            if later is None or later.person_id != found.person_id:
+                break
+            until = later.until
+        return replace(self._entry(found), until=until)
 
     def next_on_call(self, *, after: datetime) -> OnCall | None:
         """Return the next person to take over after whoever is on call at `after`, and from when."""

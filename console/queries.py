@@ -1,16 +1,14 @@
 """Read-side: turn database state into frozen DTOs for the GUI. `Reader` is the handle the UI holds (no Session)."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy import Connection, Select, String, and_, bindparam, cast, func, literal, null, or_, select, true
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from console.clock import Clock
-from console.db import Database
+from console.db import Database, reachable
 from console.dto import (
     ConsoleInfo,
     FeedBatch,
@@ -20,8 +18,9 @@ from console.dto import (
     QueueSnapshot,
     ServiceRef,
 )
-from console.errors import DatabaseUnavailable, NotFound
+from console.errors import NotFound
 from console.incident_detail import build_detail, person_ref
+from console.ownership import BlastRadius, OwnershipTree, read_blast_radius, read_ownership
 from console.policy_store import stored_digest, stored_policy
 from console.routing.definitions import Policy
 from console.sync.watch import PgNotifyWatcher, SqliteDataVersionWatcher, Watcher
@@ -214,16 +213,6 @@ def is_demo(session: Session) -> bool:
     return session.get(Meta, DEMO_KEY) is not None
 
 
-@contextmanager
-def _reachable(db: Database) -> Iterator[None]:
-    """Turn a lost connection into DatabaseUnavailable: expected while offline, not a fault with a traceback."""
-    try:
-        yield
-    except (OperationalError, InterfaceError) as error:
-        reason = str(error.orig).strip().splitlines()[0] if error.orig and str(error.orig).strip() else "no answer"
-        raise DatabaseUnavailable(f"cannot read from {db.display_url}: {reason}") from None
-
-
 class Reader:
     """Runs queries in short read transactions; safe to call from any worker thread."""
 
@@ -233,7 +222,7 @@ class Reader:
 
     def info(self) -> ConsoleInfo:
         """Return what the window shows about the database and the organisation."""
-        with _reachable(self._db), self._db.reader() as session:
+        with reachable(self._db), self._db.reader() as session:
             return ConsoleInfo(
                 database=self._db.display_url,
                 backend=self._db.backend,
@@ -244,19 +233,27 @@ class Reader:
 
     def current_policy(self, *, known_digest: str | None = None) -> Policy | None:
         """Return the loaded impact policy, or None when its digest is still `known_digest` (nothing to re-read)."""
-        with _reachable(self._db), self._db.reader() as session:
+        with reachable(self._db), self._db.reader() as session:
             if known_digest is not None and stored_digest(session) == known_digest:
                 return None
             return stored_policy(session)
 
+    def ownership(self) -> OwnershipTree:
+        """Return the ownership tree (services, teams, on call now and next, gaps, fatigue) as of now."""
+        return read_ownership(self._db, at=self.clock.now())
+
+    def blast_radius(self, *, incident_id: int) -> BlastRadius:
+        """Return the services an incident reaches."""
+        return read_blast_radius(self._db, incident_id=incident_id)
+
     def open_queue(self) -> QueueSnapshot:
         """Return the open queue with its cursor."""
-        with _reachable(self._db), self._db.reader() as session:
+        with reachable(self._db), self._db.reader() as session:
             return open_queue(session)
 
     def changes_since(self, *, cursor: int, recheck: frozenset[int] = frozenset()) -> FeedBatch:
         """Return what changed past the cursor, and any late rows in the sequence gaps to recheck."""
-        with _reachable(self._db), self._db.feed_connection() as conn:
+        with reachable(self._db), self._db.feed_connection() as conn:
             return changes_since(conn, cursor=cursor, recheck=recheck)
 
     def make_watcher(self, *, on_wake: Callable[[], None], on_state: Callable[[str], None]) -> Watcher:
@@ -271,11 +268,11 @@ class Reader:
 
     def incident_row(self, *, incident_id: int) -> IncidentRow | None:
         """Return one incident's queue row as it is now, or None if it no longer exists."""
-        with _reachable(self._db), self._db.reader() as session:
+        with reachable(self._db), self._db.reader() as session:
             rows = incident_rows(session, ids=[incident_id])
             return rows[0] if rows else None
 
     def incident_detail(self, *, incident_id: int) -> IncidentDetail:
         """Return one incident in depth, as of now."""
-        with _reachable(self._db), self._db.reader() as session:
+        with reachable(self._db), self._db.reader() as session:
             return incident_detail(session, incident_id=incident_id, at=self.clock.now())

@@ -67,7 +67,10 @@ def display_zone(*, context: Context) -> str:
 
 def _away_list(*, away: tuple[tuple[PersonId, str], ...], names: Mapping[PersonId, str]) -> str:
     """Return people away as 'Ana (PTO), Ben (sick leave)'."""
-    return ", ".join(f"{name_of(names=names, person_id=p)} ({leave_text(kind=k)})" for p, k in away)
+    # By name, not by who was scheduled: the same people away must read the same across a handoff, or one gap
+    # would be reported as two.
+    shown = sorted((name_of(names=names, person_id=p), leave_text(kind=k)) for p, k in away)
+    return ", ".join(f"{name} ({kind})" for name, kind in shown)
 
 
 def pick_reason(

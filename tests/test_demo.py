@@ -175,6 +175,23 @@ def test_who_is_on_call_shows_an_override_and_skips_a_person_on_leave(db, uow) -
     assert (names[identity[0].person_id], identity[0].note) == ("tokafor", "covering: Lena Hansen is on leave (PTO)")
 
 
+def test_until_means_until_someone_else_takes_over(db, uow) -> None:  # type: ignore[no-untyped-def]
+    """Tobi covers Lena's week, then has his own: 'until' is the end of his own week, not of the cover."""
+    from datetime import timedelta
+
+    from console.oncall import on_call_for_rotation
+    from models.policy import Rotation
+
+    commands.seed_demo(uow)
+    with db.reader() as s:
+        rotation = s.execute(select(Rotation).where(Rotation.name == "identity-primary")).scalar_one()
+        now = on_call_for_rotation(s, rotation=rotation, at=T0)
+        just_before = on_call_for_rotation(s, rotation=rotation, at=now.until - timedelta(seconds=1))
+        after = on_call_for_rotation(s, rotation=rotation, at=now.until)
+    assert just_before.person_id == now.person_id != after.person_id
+    assert now.until - T0 > timedelta(days=6)  # the cover ends within days; his own week runs on past it
+
+
 def test_seeding_twice_is_refused_and_changes_nothing(db, uow, commit_counter) -> None:  # type: ignore[no-untyped-def]
     commands.seed_demo(uow)
     before, commits = _table_counts(db), commit_counter["n"]

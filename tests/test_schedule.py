@@ -373,7 +373,7 @@ def test_when_everyone_is_on_leave_nobody_is_on_call_and_the_gap_lists_them() ->
     [gap] = gaps(rot, berlin(2026, 3, 24), berlin(2026, 3, 25), leaves=leaves)
     assert (gap.starts_at, gap.ends_at) == (berlin(2026, 3, 24, 12), berlin(2026, 3, 24, 14))
     assert gap.cause == GapCause.ON_LEAVE
-    assert gap.reason == "everyone is on leave: Ben (sick leave), Ana (PTO)"
+    assert gap.reason == "everyone is on leave: Ana (PTO), Ben (sick leave)"  # by name, the same across handoffs
 
 
 def test_a_layer_whose_members_are_all_away_lets_the_layer_below_answer() -> None:
@@ -707,3 +707,12 @@ def test_next_on_call_is_the_first_change_of_person(data) -> None:
     assert who(rot, found.since, overrides=overrides, leaves=leaves) == found.person_id
     between = slots(rot, start, found.since, overrides=overrides, leaves=leaves)
     assert {s.person_id for s in between} <= {now}
+
+
+def test_one_stretch_of_everyone_away_is_one_gap_even_across_a_handoff() -> None:
+    """Who was scheduled changes at the handoff; the people away do not: the commander sees one gap, not two."""
+    rot = rotation(layer(members=(ANA, BEN)))
+    leaves = (Leave(person_id=ANA, starts_at=berlin(2026, 3, 23), ends_at=berlin(2026, 3, 27), kind="pto"),
+              Leave(person_id=BEN, starts_at=berlin(2026, 3, 24, 6), ends_at=berlin(2026, 3, 24, 20), kind="sick"))
+    [gap] = gaps(rot, berlin(2026, 3, 23, 9), berlin(2026, 3, 26), leaves=leaves)
+    assert (gap.starts_at, gap.ends_at) == (berlin(2026, 3, 24, 6), berlin(2026, 3, 24, 20))

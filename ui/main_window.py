@@ -23,6 +23,8 @@ from ui.detail_panel import IncidentDetailPanel
 from ui.dialogs import PersonPickerDialog
 from ui.feed import ChangeFeed
 from ui.outbox_controller import OutboxController
+from ui.ownership_controller import OwnershipController
+from ui.ownership_panel import OwnershipPanel
 from ui.pending_panel import PendingPanel
 from ui.queue_model import QueueModel
 from ui.queue_panel import QueuePanel
@@ -66,6 +68,8 @@ class MainWindow(QMainWindow):
         self.outbox = OutboxController(outbox=outbox, runner=runner, uow=uow, online=lambda: self.feed.healthy,
                                        parent=self)
         self.pending_panel = PendingPanel()
+        self.ownership_panel = OwnershipPanel()
+        self.ownership = OwnershipController(panel=self.ownership_panel, reader=reader, runner=runner, parent=self)
         self.actions_ = IncidentActions(outbox=self.outbox, parent_widget=self)
         self.status = ConsoleStatusBar(self)
         self.setStatusBar(self.status)
@@ -95,7 +99,12 @@ class MainWindow(QMainWindow):
         self.pending_dock = self._dock("Pending actions", "PendingDock", self.pending_panel,
                                        Qt.DockWidgetArea.BottomDockWidgetArea)
         self.pending_dock.hide()
+        # Under the queue: the commander sees who owns what, and a selected incident's blast radius, at a glance.
+        self.ownership_dock = self._dock("Ownership", "OwnershipDock", self.ownership_panel,
+                                         Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.splitDockWidget(self.queue_dock, self.ownership_dock, Qt.Orientation.Vertical)
         self.resizeDocks([self.queue_dock, self.detail_dock], [1050, 550], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.queue_dock, self.ownership_dock], [450, 450], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self, objectName=name)
@@ -125,7 +134,8 @@ class MainWindow(QMainWindow):
         incident_menu.addSeparator()
         incident_menu.addActions([actions["stop_escalation"], actions["ungroup"]])
         view_menu = self.menuBar().addMenu("&View")
-        for dock, key in ((self.queue_dock, "Ctrl+1"), (self.detail_dock, "Ctrl+2"), (self.pending_dock, "Ctrl+3")):
+        for dock, key in ((self.queue_dock, "Ctrl+1"), (self.detail_dock, "Ctrl+2"), (self.pending_dock, "Ctrl+3"),
+                          (self.ownership_dock, "Ctrl+4")):
             toggle = dock.toggleViewAction()
             toggle.setShortcut(QKeySequence(key))
             view_menu.addAction(toggle)
@@ -170,6 +180,7 @@ class MainWindow(QMainWindow):
         self.pending_panel.redo_requested.connect(lambda key, version: self.outbox.redo(key, version=version))
         self.pending_panel.discard_requested.connect(self._on_pending_panel_discard_requested)
         self.routing_jobs.changed.connect(lambda _changes: self.feed.poll_now())
+        self.ownership.gaps_changed.connect(self.status.set_coverage_gaps)
 
     # --- start-up and identity ---------------------------------------------------------------------
 
@@ -180,6 +191,7 @@ class MainWindow(QMainWindow):
         self.feed.start()
         self._ticker.start()
         self.routing_jobs.start()
+        self.ownership.start()
 
     def _on_info_loaded(self, info: ConsoleInfo) -> None:
         self.info = info
@@ -253,6 +265,7 @@ class MainWindow(QMainWindow):
         self.runner.read(self.reader.info, on_done=self._on_info_reloaded)
         self.runner.read(self.reader.open_queue, on_done=lambda snapshot: self.queue_model.apply(snapshot.rows))
         self._refresh_detail()
+        self.ownership_panel.mark_stale()
 
     def _on_info_reloaded(self, info: ConsoleInfo) -> None:
         self.info = info
@@ -272,6 +285,7 @@ class MainWindow(QMainWindow):
 
     def _on_queue_incident_selected(self, incident_id: int | None) -> None:
         self.actions_.set_current(self.queue_model.row_by_id(incident_id) if incident_id is not None else None)
+        self.ownership.show_incident(incident_id)
         if incident_id is None:
             self.detail_panel.show_empty()
             return
@@ -387,6 +401,7 @@ class MainWindow(QMainWindow):
         self.save_layout()
         self._ticker.stop()
         self.routing_jobs.stop()
+        self.ownership.stop()
         self.feed.stop()
         if self.demo_driver is not None:
             self.demo_driver.stop()

@@ -33,7 +33,8 @@ def render_main_window(*, reader: Reader, uow: UnitOfWork, user: str | None, siz
         window.show()
         window.start(operator_handle=user)
         _wait_until(app, lambda: window.info is not None and window.feed.cursor is not None
-                    and (window.queue_model.rowCount() == 0 or window.detail_panel.detail is not None))
+                    and (window.queue_model.rowCount() == 0 or window.detail_panel.detail is not None)
+                    and window.ownership_panel.model.tree is not None)
         dialog = window.actions_.active_dialog
         if dialog is not None:
             dialog.reject()

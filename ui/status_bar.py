@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar, QWidget
 
 from console.dto import PersonRef
+from console.ownership import Gap
+from ui import theme
 
 
 class ConsoleStatusBar(QStatusBar):
@@ -16,7 +19,9 @@ class ConsoleStatusBar(QStatusBar):
         self.feed_label = QLabel("connecting…", objectName="FeedLabel")
         self.pending_label = QLabel("", objectName="PendingLabel")
         self.kept_label = QLabel("", objectName="KeptLabel")
-        for label in (self.kept_label, self.pending_label, self.feed_label, self.database_label, self.operator_label):
+        self.coverage_label = QLabel("", objectName="CoverageLabel")
+        self.coverage_label.setStyleSheet(f"color: {theme.WARN_FG};")
+        for label in (self.coverage_label, self.kept_label, self.pending_label, self.feed_label, self.database_label, self.operator_label):
             # Status text may be cut short on a narrow window, but it must never make the window wider.
             label.setMinimumWidth(1)
             label.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
@@ -29,6 +34,20 @@ class ConsoleStatusBar(QStatusBar):
     def set_database(self, text: str) -> None:
         self.database_label.setText(text)
         self.database_label.setToolTip(text)
+
+    def set_coverage_gaps(self, gaps: Sequence[Gap]) -> None:
+        """Warn of the soonest coverage gap in the coming days, before it happens (all of them in the tooltip)."""
+        if not gaps:
+            self.coverage_label.setText("")
+            self.coverage_label.setToolTip("")
+            return
+        first = gaps[0]
+        more = f" (+{len(gaps) - 1} more)" if len(gaps) > 1 else ""
+        self.coverage_label.setText(f"⚠ nobody on call for {first.rotation} from "
+                                    f"{first.starts_at.astimezone():%a %H:%M}{more}")
+        self.coverage_label.setToolTip("\n".join(
+            f"{g.rotation}: {g.starts_at.astimezone():%a %d %b %H:%M}–{g.ends_at.astimezone():%a %H:%M}: {g.reason}"
+            for g in gaps))
 
     def set_kept(self, count: int) -> None:
         self.kept_label.setText(f"◔ {count} kept on this machine" if count else "")

@@ -150,13 +150,17 @@ def _insert_organisation(tx: Transaction, org: DemoOrganisation) -> dict[str, in
     s.add_all(policies.values())
     s.flush()
     services = {v.name: Service(name=v.name, description=v.description, tier=v.tier, family=v.family,
-                                team_id=teams[v.team].id, escalation_policy_id=policies[v.escalation_policy].id)
+                                team_id=teams[v.team].id, escalation_policy_id=policies[v.escalation_policy].id,
+                                runbook_url=v.runbook_url)
                 for v in org.services}
     s.add_all(services.values())
     s.flush()
     s.add_all(ServiceDependency(service_id=services[v.name].id, depends_on_id=services[d].id)
               for v in org.services for d in v.depends_on)
-    s.add_all(IncidentType(**vars(t)) for t in org.incident_types)
+    s.add_all(IncidentType(name=t.name, family=t.family, default_severity=t.default_severity,
+                           description=t.description, runbook_url=t.runbook_url,
+                           owner_team_id=teams[t.owner_team].id if t.owner_team else None)
+              for t in org.incident_types)
     s.flush()
     return {"impact_levels": len(org.impact_levels), "people": len(people), "teams": len(teams),
             "rotations": len(rotations), "overrides": len(org.overrides), "leave": len(org.leave),

@@ -97,7 +97,7 @@ def _parse(top: Table) -> DemoOrganisation:
     service_names = check_unique(top=top, key="services", values=[t.text("name") for t in service_tables], field="name")
     services = tuple(_service(t, team_names, policy_teams, service_names) for t in service_tables)
     _check_service_graph(top, services)
-    types = tuple(_incident_type(t) for t in top.tables("incident_types"))
+    types = tuple(_incident_type(t, team_names) for t in top.tables("incident_types"))
     type_names = check_unique(top=top, key="incident_types", values=[t.name for t in types], field="name")
     scenarios = tuple(_scenario(t, service_names, type_names) for t in top.tables("scenarios"))
     scenario_keys = check_unique(top=top, key="scenarios", values=[s.key for s in scenarios], field="key")
@@ -230,7 +230,7 @@ def _policy(t: Table, teams: set[str], rotations: set[str], handles: set[str]) -
 
 
 def _service(t: Table, teams: set[str], policy_teams: dict[str, str], services: set[str]) -> ServiceSpec:
-    t.allow(("name", "description", "tier", "family", "team", "escalation_policy", "depends_on"))
+    t.allow(("name", "description", "tier", "family", "team", "escalation_policy", "depends_on", "runbook"))
     team = t.ref("team", teams, "team")
     policy = t.ref("escalation_policy", set(policy_teams), "escalation policy")
     if policy_teams[policy] != team:
@@ -240,7 +240,7 @@ def _service(t: Table, teams: set[str], policy_teams: dict[str, str], services: 
         t.fail("depends_on", "a service cannot depend on itself")
     return ServiceSpec(name=t.text("name"), description=t.text("description", default=""),
                        tier=t.enum("tier", ServiceTier), family=t.enum("family", FailureFamily), team=team,
-                       escalation_policy=policy, depends_on=depends_on)
+                       escalation_policy=policy, depends_on=depends_on, runbook_url=_url(t, "runbook"))
 
 
 def _check_service_graph(top: Table, services: tuple[ServiceSpec, ...]) -> None:
@@ -260,11 +260,20 @@ def _check_service_graph(top: Table, services: tuple[ServiceSpec, ...]) -> None:
         fail(file=top.file, where="services", problem=f"dependency cycle: {' -> '.join(cycle)}")
 
 
-def _incident_type(t: Table) -> IncidentTypeSpec:
-    t.allow(("name", "family", "default_severity", "description"))
+def _incident_type(t: Table, teams: set[str]) -> IncidentTypeSpec:
+    t.allow(("name", "family", "default_severity", "description", "owner", "runbook"))
     return IncidentTypeSpec(name=t.text("name"), family=t.enum("family", FailureFamily),
                             default_severity=t.enum("default_severity", Severity),
-                            description=t.text("description", default=""))
+                            description=t.text("description", default=""),
+                            owner_team=t.ref("owner", teams, "team") if "owner" in t.data else None,
+                            runbook_url=_url(t, "runbook"))
+
+
+def _url(t: Table, key: str) -> str:
+    url = t.text(key, default="", limit=500)
+    if url and not url.startswith(("https://", "http://")):
+        t.fail(key, f"{url!r} is not a web address (http:// or https://)")
+    return url
 
 
 def _scenario(t: Table, services: set[str], types: set[str]) -> Scenario:

@@ -113,6 +113,7 @@ class ServiceSpec:
     team: str
     escalation_policy: str
     depends_on: tuple[str, ...]
+    runbook_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,8 @@ class IncidentTypeSpec:
     family: FailureFamily
     default_severity: Severity
     description: str
+    owner_team: str | None = None
+    runbook_url: str = ""
 
 
 @dataclass(frozen=True)
