@@ -282,7 +282,7 @@ def test_demo_database_says_so(make_window, db, org, qtbot) -> None:  # type: ig
         s.commit()
     window = make_window()
     assert window.banner_bar.isVisible()
-    assert "DEMO DATA" in window.demo_banner.text()
+    assert "DEMO DATA" in window.banner_bar.label.text()
 
 
 @pytest.mark.qt_no_exception_capture

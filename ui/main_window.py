@@ -4,12 +4,9 @@ Each panel owns its own behaviour; the window only connects them and keeps the l
 """
 from __future__ import annotations
 
-import time
-from datetime import datetime
-
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QPushButton, QSizePolicy, QToolBar, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar, QWidget
 
 from console.changes import Changes
 from console.commands.dispatch import CommandRequest
@@ -18,6 +15,7 @@ from console.queries import Reader
 from console.sync.outbox import Outbox
 from console.uow import UnitOfWork
 from ui.actions import IncidentActions
+from ui.banners import DemoBar, OfflineBar
 from ui.demo_driver import DemoDriver
 from ui.detail_panel import IncidentDetailPanel
 from ui.dialogs import PersonPickerDialog
@@ -31,11 +29,7 @@ from ui.queue_panel import QueuePanel
 from ui.routing_jobs import RoutingJobs
 from ui.status_bar import ConsoleStatusBar
 from ui.tasks import TaskRunner
-from ui.timefmt import format_age
 
-DEMO_TEXT = "DEMO DATA — a simulated organisation and simulated incidents. Nothing is sent anywhere."
-OFFLINE_TEXT = ("⚠ DATABASE UNREACHABLE — showing the state as of {as_of} ({age} ago). {retry} "
-                "Your actions are kept on this machine and sent when it is back.")
 TOOLBAR_ACTIONS = ("acknowledge", "take", "assign", "severity", "mitigating", "monitoring", "note", "next_action",
                    "resolve", "escalate", None, "declare")
 
@@ -74,10 +68,6 @@ class MainWindow(QMainWindow):
         self.status = ConsoleStatusBar(self)
         self.setStatusBar(self.status)
         self.status.set_operator(None)
-        self.demo_banner = QLabel(DEMO_TEXT, objectName="DemoBanner")
-        self.demo_banner.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.offline_banner = QLabel("", objectName="OfflineBanner")
-        self.offline_banner.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         # Every console ticks escalation and routes signals written straight into the table: both are idempotent
         # and lock what they take, so several consoles (or none but one) on a shared database act exactly once.
         self.routing_jobs = RoutingJobs(runner=runner, uow=uow, reader=reader, online=lambda: self.feed.healthy,
@@ -144,25 +134,18 @@ class MainWindow(QMainWindow):
             toolbar.addSeparator() if name is None else toolbar.addAction(actions[name])
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
         self.addToolBarBreak()
-        self.banner_bar = QToolBar("Banner", self, objectName="BannerToolBar", movable=False)
-        self.banner_bar.addWidget(self.demo_banner)
+        self.banner_bar = DemoBar(self)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.banner_bar)
-        self.banner_bar.setVisible(False)
         self.addToolBarBreak()
-        # Its own row, above everything it concerns, so it cannot be missed.
-        self.offline_bar = QToolBar("Connection", self, objectName="OfflineToolBar", movable=False)
-        self.offline_bar.addWidget(self.offline_banner)
-        self.retry_button = QPushButton("Retry now", objectName="RetryButton")
-        self.retry_button.clicked.connect(self.feed.retry_now)
-        self.offline_bar.addWidget(self.retry_button)
+        self.offline_bar = OfflineBar(feed=self.feed, parent=self)
+        self.offline_banner, self.retry_button = self.offline_bar.label, self.offline_bar.retry_button
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.offline_bar)
-        self.offline_bar.setVisible(False)
 
     def _connect(self) -> None:
         self.feed.loaded.connect(self._on_feed_loaded)
         self.feed.changed.connect(self._on_feed_changed)
         self.feed.health_changed.connect(self.status.set_feed_error)
-        self.feed.health_changed.connect(lambda _message: self._update_offline_banner())
+        self.feed.health_changed.connect(lambda _message: self.offline_bar.refresh())
         for signal in (self.feed.loaded, self.feed.changed, self.feed.health_changed):
             signal.connect(lambda _value: self.status.update_feed(self.feed.last_success))
         self.queue_panel.incident_selected.connect(self._on_queue_incident_selected)
@@ -363,22 +346,7 @@ class MainWindow(QMainWindow):
         if self.feed.healthy and self.feed.cursor is not None and self.outbox.pending_count():
             self.outbox.send_pending()
         self.status.update_feed(self.feed.last_success)
-        self._update_offline_banner()
-
-    def _update_offline_banner(self) -> None:
-        offline = not self.feed.healthy
-        if offline:
-            now = time.monotonic()
-            as_of = self.feed.last_success_wall
-            retry = self.feed.next_retry
-            self.offline_banner.setText(OFFLINE_TEXT.format(
-                as_of=datetime.fromtimestamp(as_of).strftime("%H:%M:%S") if as_of else "—",
-                age=format_age(now - self.feed.last_success) if self.feed.last_success else "—",
-                retry=f"Reconnecting in {max(0, int(retry - now))} s." if retry else "Waiting for an answer…",
-            ))
-            self.offline_banner.setToolTip(self.feed.problem)
-        if offline != self.offline_bar.isVisible():
-            self.offline_bar.setVisible(offline)
+        self.offline_bar.refresh()
 
     # --- layout persistence ------------------------------------------------------------------------
 

@@ -1,0 +1,58 @@
+"""The window's two banners: demo data (yellow), and a lost database (red) with the age of what is shown, the
+reconnect countdown and Retry now. Each has its own toolbar row, above everything it concerns, so it cannot be
+missed."""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QToolBar, QWidget
+
+from ui.feed import ChangeFeed
+from ui.timefmt import format_age
+
+DEMO_TEXT = "DEMO DATA — a simulated organisation and simulated incidents. Nothing is sent anywhere."
+OFFLINE_TEXT = ("⚠ DATABASE UNREACHABLE — showing the state as of {as_of} ({age} ago). {retry} "
+                "Your actions are kept on this machine and sent when it is back.")
+
+
+def _banner_label(text: str, name: str) -> QLabel:
+    label = QLabel(text, objectName=name)
+    label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+    return label
+
+
+class DemoBar(QToolBar):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Banner", parent, objectName="BannerToolBar", movable=False)
+        self.label = _banner_label(DEMO_TEXT, "DemoBanner")
+        self.addWidget(self.label)
+        self.setVisible(False)
+
+
+class OfflineBar(QToolBar):
+    def __init__(self, *, feed: ChangeFeed, parent: QWidget | None = None) -> None:
+        super().__init__("Connection", parent, objectName="OfflineToolBar", movable=False)
+        self._feed = feed
+        self.label = _banner_label("", "OfflineBanner")
+        self.addWidget(self.label)
+        self.retry_button = QPushButton("Retry now", objectName="RetryButton")
+        self.retry_button.clicked.connect(feed.retry_now)
+        self.addWidget(self.retry_button)
+        self.setVisible(False)
+
+    def refresh(self) -> None:
+        """Show or hide the banner by the feed's health, with how old the shown state is (called every second)."""
+        feed = self._feed
+        offline = not feed.healthy
+        if offline:
+            now = time.monotonic()
+            as_of, retry = feed.last_success_wall, feed.next_retry
+            self.label.setText(OFFLINE_TEXT.format(
+                as_of=datetime.fromtimestamp(as_of).strftime("%H:%M:%S") if as_of else "—",
+                age=format_age(now - feed.last_success) if feed.last_success else "—",
+                retry=f"Reconnecting in {max(0, int(retry - now))} s." if retry else "Waiting for an answer…",
+            ))
+            self.label.setToolTip(feed.problem)
+        if offline != self.isVisible():
+            self.setVisible(offline)
