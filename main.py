@@ -267,6 +267,14 @@ class _RoutingSink:
             route_signals(self._uow, events=events, engine=self.rules.engine())
         return IngestResult(outcome=IngestOutcome.ACCEPTED, accepted=len(events))
 
+    def tick(self) -> None:
+        """Page the escalation tiers that are due, taking turns with routing (SQLite has one writer at a time, and
+        under a flood of alerts the tick would otherwise wait behind every request until it timed out)."""
+        from console import commands
+
+        with self._lock:
+            commands.escalation_tick(self._uow)
+
     def route_pending(self) -> None:
         """Route rows other clients wrote straight into the signals table."""
         from console.commands.routing import has_pending_signals, route_pending_signals
@@ -282,7 +290,6 @@ def run_ingest_server(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from console import commands
     from console.clock import SystemClock
     from console.db import open_database
     from console.ingest.server import IngestServer
@@ -314,7 +321,7 @@ def run_ingest_server(args: argparse.Namespace) -> int:
         try:
             sink.route_pending()
             if ticks % 5 == 0:
-                commands.escalation_tick(uow)
+                sink.tick()
         except Exception:  # noqa: BLE001 - retried in a second; the server stays up
             log.exception("routing pending signals or the escalation tick failed")
     server.stop()

@@ -14,7 +14,7 @@ from console.oncall import on_call_for_rotation
 from console.routing.definitions import Fatigue
 from models.enums import EscalationState, TierTarget
 from models.org import Person, Service, Team
-from models.policy import EscalationPolicy, Rotation
+from models.policy import EscalationPolicy, Leave, Rotation
 from models.routing import Escalation
 
 
@@ -82,22 +82,44 @@ class Target:
     why: str  # "on call for payments-primary until 09:00" / "named in the policy" / "lead of Payments"
 
 
-def resolve_tier(session: Session, *, tier: Tier, at: datetime) -> Target | None:
-    """Return who a tier pages at this moment (never someone on leave), or None if nobody can be found."""
+def resolve_tier(session: Session, *, tier: Tier, at: datetime) -> Target | Unavailable:
+    """Return who a tier pages at this moment, or why nobody can be: never someone on leave or inactive."""
     if tier.target is TierTarget.ROTATION and tier.rotation_id is not None:
         rotation = session.get(Rotation, tier.rotation_id)
-        on_call = on_call_for_rotation(session, rotation=rotation, at=at) if rotation else None
+        if rotation is None:
+            return Unavailable("the rotation no longer exists")
+        on_call = on_call_for_rotation(session, rotation=rotation, at=at)
         if on_call is None:
-            return None
+            return Unavailable(f"nobody is on call for {rotation.name}")
         note = f"; {on_call.note}" if on_call.note else ""
         return Target(on_call.person_id, f"on call for {on_call.rotation}{note}")
     if tier.target is TierTarget.PERSON and tier.person_id is not None:
-        return Target(tier.person_id, "named in the escalation policy")
+        return _available(session, person_id=tier.person_id, at=at, why="named in the escalation policy")
     if tier.target is TierTarget.TEAM_LEAD and tier.team_id is not None:
         team = session.get(Team, tier.team_id)
-        if team is not None and team.lead_id is not None:
-            return Target(team.lead_id, f"lead of {team.name}")
-    return None
+        if team is None or team.lead_id is None:
+            return Unavailable("the team has no lead")
+        return _available(session, person_id=team.lead_id, at=at, why=f"lead of {team.name}")
+    return Unavailable("the tier names nobody")
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Why a tier has nobody to page right now."""
+
+    why: str
+
+
+def _available(session: Session, *, person_id: int, at: datetime, why: str) -> Target | Unavailable:
+    """Return the person as the target, unless they are away or no longer in the roster (then say which)."""
+    person = session.get(Person, person_id)
+    if person is None or not person.active:
+        return Unavailable(f"{person.name if person else 'the person'} is no longer in the active roster")
+    leave = session.execute(select(Leave).where(Leave.person_id == person_id, Leave.starts_at <= at,
+                                                Leave.ends_at > at).limit(1)).scalar()
+    if leave is not None:
+        return Unavailable(f"{person.name} is on leave ({leave.kind.value}) until {leave.ends_at:%Y-%m-%d %H:%M} UTC")
+    return Target(person_id, why)
 
 
 def is_night(*, person: Person, at: datetime, fatigue: Fatigue) -> bool:

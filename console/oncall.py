@@ -7,6 +7,7 @@ gaps, a person's shift). The module-level functions are the shapes the rest of c
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 from console import schedule
 from models.org import Person
 from models.policy import Leave, Override, Rotation, RotationLayer
+
+log = logging.getLogger(__name__)
 
 # Overrides and leave that ended this long before the moment asked about cannot change the answer.
 LOOKBACK = timedelta(days=8)
@@ -50,6 +53,20 @@ class CoverageGap:
 def _clock(text: str) -> time:
     hours, minutes = text.split(":")
     return time(int(hours), int(minutes))
+
+
+def _usable_layer(row: RotationLayer, rotation: Rotation, inactive: set[int]) -> schedule.Layer | None:
+    """Return a layer as the engine takes it, without people who left; None (and a log line) if it is broken."""
+    try:
+        layer = _layer(row)
+    except ValueError as error:
+        # One mis-edited layer must not stop paging for every incident: the rest of the rotation still answers,
+        # and a rotation left with no layer shows as a coverage gap.
+        log.error("rotation %s: layer %r is ignored: %s", rotation.name, row.name, error)
+        return None
+    if inactive & set(layer.members):
+        return replace(layer, members=tuple(m for m in layer.members if m not in inactive))
+    return layer
 
 
 def _layer(row: RotationLayer) -> schedule.Layer:
@@ -127,11 +144,13 @@ class RotationSchedule:
 def load_schedule(session: Session, *, rotation: Rotation, around: datetime) -> RotationSchedule:
     """Read one rotation, its overrides and the leave of everyone who may stand in, as of `around`."""
     since = around - LOOKBACK
-    layers = tuple(_layer(row) for row in rotation.layers)
+    inactive = set(session.execute(select(Person.id).where(Person.active.is_(False))).scalars())
+    layers = tuple(layer for row in rotation.layers if (layer := _usable_layer(row, rotation, inactive)) is not None)
     overrides = tuple(
         schedule.Override(rotation_id=rotation.id, person_id=o.person_id, starts_at=o.starts_at, ends_at=o.ends_at)
         for o in session.execute(select(Override).where(Override.rotation_id == rotation.id, Override.ends_at > since)
                                  .order_by(Override.starts_at, Override.id)).scalars()
+        if o.person_id not in inactive
     )
     people = {p for layer in layers for p in layer.members} | {o.person_id for o in overrides}
     leaves = tuple(

@@ -18,10 +18,10 @@ from console.escalation import snapshot_for
 from console.fatigue import FatigueCount, fatigue_counts
 from console.oncall import GAP_HORIZON, OnCall, RotationSchedule, load_schedule
 from console.policy_store import stored_policy
-from console.routing.graph import closure
+from console.routing.graph import closure, service_edges
 from models.enums import PersonRole, ServiceTier, Severity
 from models.incident import Incident, IncidentService
-from models.org import Person, Service, ServiceDependency, Team
+from models.org import Person, Service, Team
 from models.policy import IncidentType, Rotation
 
 
@@ -190,10 +190,6 @@ def _escalation(session: Session, service: Service) -> tuple[str, tuple[str, ...
     return snapshot.policy, lines, snapshot.repeat
 
 
-def _edges(session: Session) -> list[tuple[int, int]]:
-    return [(d.service_id, d.depends_on_id) for d in session.execute(select(ServiceDependency)).scalars()]
-
-
 def ownership_tree(session: Session, *, at: datetime) -> OwnershipTree:
     """Read the whole ownership tree, with on-call, fatigue and coverage gaps as of `at`."""
     rotations = _Rotations(session, at=at)
@@ -202,7 +198,7 @@ def ownership_tree(session: Session, *, at: datetime) -> OwnershipTree:
     teams = {t.id: t for t in session.execute(select(Team)).scalars()}
     upstream: dict[int, list[str]] = defaultdict(list)
     downstream: dict[int, list[str]] = defaultdict(list)
-    for service_id, depends_on in _edges(session):
+    for service_id, depends_on in service_edges(session):
         upstream[service_id].append(names[depends_on])
         downstream[depends_on].append(names[service_id])
     # A team's services share its policy: snapshot it once (its "lead of" tier names the service's team).
@@ -238,7 +234,7 @@ def blast_radius(session: Session, *, incident_id: int) -> BlastRadius:
     impacted = frozenset(session.execute(
         select(IncidentService.service_id).where(IncidentService.incident_id == incident_id)).scalars()) - {
         incident.service_id}
-    edges = _edges(session)
+    edges = service_edges(session)
     # A service the incident impacts passes the fault on to its own dependents, as the origin does.
     downstream = frozenset().union(*(closure(edges, s, downstream=True) for s in impacted | {incident.service_id}))
     reached = impacted | downstream | {incident.service_id}

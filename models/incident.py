@@ -56,7 +56,8 @@ class IncidentService(Base):
 
 class Signal(Base):
     __tablename__ = "signals"
-    __table_args__ = (Index("ix_signals_dedup", "source", "dedup_key"),)
+    # With the id: "the newest signal of this alert" is read from the index alone, however often it repeated.
+    __table_args__ = (Index("ix_signals_dedup", "source", "dedup_key", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(64))

@@ -95,6 +95,26 @@ def test_a_command_moves_the_incident_version_by_exactly_one(db, uow, org):  # t
         assert s.get(Incident, incident_id).version == before + 1
 
 
+def test_an_incident_is_opened_at_version_one_however_it_was_opened(db, uow, org, clock):  # type: ignore[no-untyped-def]
+    """Declared by a person, opened by an alert, or split off a blast radius: one INSERT, no second UPDATE that
+    other consoles would take for a change (and a stale version for whoever acts on it next)."""
+    from console.commands.routing import route_signals
+    from console.ingest.events import EventAction, SignalEvent, SignalKind as EventKind, SignalSource
+
+    def alert(service: str, key: str) -> SignalEvent:
+        return SignalEvent(source=SignalSource.ALERTMANAGER, action=EventAction.TRIGGER, dedup_key=key,
+                           service=service, summary=f"{service} down", severity_hint="critical", value=None,
+                           observed_at=clock.now(), kind=EventKind.ALERT, labels={}, attributes={}, raw_ref="")
+
+    declared = _open(uow, org)
+    routed = route_signals(uow, events=[alert("identity", "idp")]).created_incident
+    route_signals(uow, events=[alert("checkout", "co")])  # grouped under identity's incident
+    split = commands.ungroup_service(uow, actor_id=org.alice, incident_id=routed, service_id=org.checkout,
+                                     reason="its own fault").created_incident
+    with db.reader() as s:
+        assert [s.get(Incident, i).version for i in (declared, routed, split)] == [1, 1, 1]
+
+
 def test_notes_and_signals_do_not_turn_someone_elses_action_into_a_conflict(db, uow, org, clock):  # type: ignore[no-untyped-def]
     incident_id = _open(uow, org)
     with db.reader() as s:

@@ -20,6 +20,7 @@ from console.routing import (
     policy_digest,
 )
 from console.routing._lines import key_lines
+from console.routing.definitions import Fatigue
 from models.enums import ServiceTier, Severity
 
 SHIPPED = DEFAULT_PATH.read_text(encoding="utf-8")
@@ -220,3 +221,79 @@ def test_the_line_finder_is_not_fooled_by_arrays_and_strings_that_span_lines() -
     assert lines[("rules", 0)] == 11 and lines[("rules", 0, "id")] == 12
     assert lines[("rules", 1, "quoted.key")] == 14 and lines[("rules", 1, "match", "value")] == 16
     assert ("rules", 2) not in lines
+
+
+# --- the [fatigue] section ------------------------------------------------------------------------------------------
+
+_FATIGUE_SECTION = '[fatigue]\nmax_pages_per_shift = 6\nmax_night_pages_per_shift = 2\nnight = "22:00-07:00"\n'
+
+FATIGUE_BROKEN = [
+    pytest.param('night = "22:00-07:00"', 'night = "22:00-22:00"', "fatigue.night",
+                 '"22:00-22:00" is not a night: whole hours written HH:00-HH:00, e.g. "22:00-07:00"', id="empty-night"),
+    pytest.param('night = "22:00-07:00"', 'night = "22:30-07:00"', "fatigue.night",
+                 '"22:30-07:00" is not a night: whole hours', id="not-whole-hours"),
+    pytest.param('night = "22:00-07:00"', 'night = "24:00-07:00"', "fatigue.night", '"24:00-07:00" is not a night',
+                 id="no-such-hour"),
+    pytest.param('night = "22:00-07:00"', 'night = "10pm-7am"', "fatigue.night", '"10pm-7am" is not a night',
+                 id="words"),
+    pytest.param('night = "22:00-07:00"', "night = 22", "fatigue.night", "expected text, got 22", id="night-number"),
+    pytest.param('night = "22:00-07:00"', 'night = " "', "fatigue.night", "must not be empty", id="night-blank"),
+    pytest.param("max_pages_per_shift = 6", "max_pages_per_shift = 0", "fatigue.max_pages_per_shift",
+                 "0 is out of range: it must be at least 1", id="no-pages-allowed"),
+    pytest.param("max_pages_per_shift = 6", "max_pages_per_shift = 6.5", "fatigue.max_pages_per_shift",
+                 "expected a whole number, got 6.5", id="fractional-pages"),
+    pytest.param("max_pages_per_shift = 6", 'max_pages_per_shift = "6"', "fatigue.max_pages_per_shift",
+                 'expected a whole number, got "6"', id="pages-as-text"),
+    pytest.param("max_pages_per_shift = 6", "max_pages_per_shift = true", "fatigue.max_pages_per_shift",
+                 "expected a whole number, got true", id="pages-as-bool"),
+    pytest.param("max_night_pages_per_shift = 2", "max_night_pages_per_shift = 7", "fatigue.max_night_pages_per_shift",
+                 "7 is out of range: it must be at most 6", id="more-nights-than-pages"),
+    pytest.param("max_night_pages_per_shift = 2", "max_night_pages_per_shift = -1",
+                 "fatigue.max_night_pages_per_shift", "-1 is out of range: it must be at least 0", id="negative-nights"),
+    pytest.param("max_night_pages_per_shift = 2", "max_night_pages_per_shift = 2\nmax_pages_per_night = 3",
+                 "fatigue.max_pages_per_night", "unknown key", id="unknown-key"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "where", "reason"), FATIGUE_BROKEN)
+def test_a_broken_fatigue_section_is_refused_with_file_line_and_reason(tmp_path: Path, old: str, new: str, where: str,
+                                                                       reason: str) -> None:
+    path, text = _broken(tmp_path, old, new)
+    with pytest.raises(InvalidInput) as caught:
+        load_policy(path=path)
+    message = str(caught.value)
+    line = _line(text, new.splitlines()[-1])
+    assert message.startswith(f"{path}:{line}: {where}: "), message
+    assert reason in message
+
+
+def test_a_fatigue_section_that_is_not_a_table_is_refused(tmp_path: Path) -> None:
+    text = SHIPPED.replace(_FATIGUE_SECTION, "").replace('clear_after = "10m"\n', 'clear_after = "10m"\nfatigue = "strict"\n')
+    path = tmp_path / "impact.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InvalidInput) as caught:
+        load_policy(path=path)
+    assert str(caught.value) == f'{path}:{_line(text, "fatigue = ")}: fatigue: expected a table, got "strict"'
+
+
+def test_the_shipped_fatigue_limits_and_night() -> None:
+    fatigue = load_policy().fatigue
+    assert (fatigue.max_pages_per_shift, fatigue.max_night_pages_per_shift) == (6, 2)
+    assert [hour for hour in range(24) if fatigue.is_night(hour=hour)] == [0, 1, 2, 3, 4, 5, 6, 22, 23]
+
+
+def test_a_fatigue_section_left_out_or_partly_written_takes_the_defaults() -> None:
+    without = load_policy(text=SHIPPED.replace(_FATIGUE_SECTION, ""))
+    assert without.fatigue == Fatigue()
+    only_night = load_policy(text=SHIPPED.replace(_FATIGUE_SECTION, '[fatigue]\nnight = "20:00-06:00"\n'))
+    assert (only_night.fatigue.max_pages_per_shift, only_night.fatigue.max_night_pages_per_shift) == (6, 2)
+    assert [h for h in range(24) if only_night.fatigue.is_night(hour=h)] == [0, 1, 2, 3, 4, 5, 20, 21, 22, 23]
+    strict = load_policy(text=SHIPPED.replace(_FATIGUE_SECTION, "[fatigue]\nmax_pages_per_shift = 3\n"
+                                                                 "max_night_pages_per_shift = 3\n"))
+    assert (strict.fatigue.max_pages_per_shift, strict.fatigue.max_night_pages_per_shift) == (3, 3)
+
+
+def test_a_night_that_does_not_cross_midnight_is_read_as_written() -> None:
+    policy = load_policy(text=SHIPPED.replace('night = "22:00-07:00"', 'night = "01:00-05:00"'))
+    assert [h for h in range(24) if policy.fatigue.is_night(hour=h)] == [1, 2, 3, 4]
+    assert policy.digest != load_policy().digest  # a different policy version's text

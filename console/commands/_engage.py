@@ -56,17 +56,24 @@ def apply_engage(tx: Transaction, incident: Incident) -> None:
     policy = stored_policy(tx.session)
     level = policy.level(severity=incident.severity)
     service = tx.session.get_one(Service, incident.service_id)
-    if Recipient.OWNER_ROTATION in level.page:
-        _start_escalation(tx, incident)
+    escalating = Recipient.OWNER_ROTATION in level.page and _start_escalation(tx, incident)
     # A page not flushed yet has no default applied: only an explicit False means "told, not woken".
     engaged: dict[int, bool] = {}
     for page in _pages_of(tx, incident):
         engaged[page.person_id] = engaged.get(page.person_id, False) or page.urgent is not False
     for urgent, recipients in ((True, level.page), (False, level.inform)):
         for recipient in recipients:
-            if recipient is Recipient.OWNER_ROTATION and urgent:
-                continue  # paged through the escalation policy, tier by tier
-            for candidate in _resolve(tx, incident, service, recipient):
+            if recipient is Recipient.OWNER_ROTATION and urgent and escalating:
+                continue  # paged through the escalation policy, tier by tier; without one, directly below
+            candidates = list(_resolve(tx, incident, service, recipient))
+            if not candidates and (rosters := _rosters_of(tx, incident, recipient)):
+                # A roster says who answers for the role, and nobody on it can now: say so, never stay silent.
+                decisions.record(tx, incident_id=incident.id, kind=DecisionKind.ROUTING, rule_id=recipient.value,
+                                 policy_version=policy.version,
+                                 summary=f"Nobody on {rosters} can answer as {_ROLE_WORDS[recipient]} now: the impact "
+                                         f"policy {'pages' if urgent else 'informs'} {LABEL[recipient]} at "
+                                         f"{incident.severity}, and nobody was")
+            for candidate in candidates:
                 if engaged.get(candidate.person_id) is True or (candidate.person_id in engaged and not urgent):
                     continue  # paged already, or told already and still only to be told
                 if _on_leave(tx, candidate.person_id):
@@ -81,10 +88,13 @@ def apply_engage(tx: Transaction, incident: Incident) -> None:
                 engaged[candidate.person_id] = urgent
 
 
-def _start_escalation(tx: Transaction, incident: Incident) -> None:
+def _start_escalation(tx: Transaction, incident: Incident) -> bool:
+    """Start the service's escalation unless one exists; say whether the incident now escalates by a policy."""
     pending = any(isinstance(o, Escalation) and o.incident_id == incident.id for o in tx.session.new)
-    if not pending and tx.session.get(Escalation, incident.id) is None:
-        apply_start(tx, incident)
+    if pending or tx.session.get(Escalation, incident.id) is not None:
+        return True
+    apply_start(tx, incident)
+    return any(isinstance(o, Escalation) and o.incident_id == incident.id for o in tx.session.new)
 
 
 def _pages_of(tx: Transaction, incident: Incident) -> list[Page]:
@@ -121,6 +131,14 @@ def _resolve(tx: Transaction, incident: Incident, service: Service, recipient: R
     holders = session.execute(select(Person.id).join(PersonRoleGrant).where(
         PersonRoleGrant.role == role, Person.active.is_(True)).order_by(Person.id)).scalars()
     return [_Candidate(person_id, _ROLE_WORDS[recipient]) for person_id in holders]
+
+
+def _rosters_of(tx: Transaction, incident: Incident, recipient: Recipient) -> str:
+    """Return the names of the rosters that answer for a recipient's role ("" when none, or none is needed)."""
+    if recipient not in _ROLE or recipient is Recipient.INCIDENT_COMMANDERS and incident.commander_id is not None:
+        return ""
+    return ", ".join(tx.session.execute(select(Rotation.name).where(Rotation.roster_role == _ROLE[recipient])
+                                        .order_by(Rotation.name)).scalars())
 
 
 def _on_leave(tx: Transaction, person_id: int) -> bool:

@@ -122,6 +122,7 @@ def apply_open(
     origin: IncidentOrigin = IncidentOrigin.MANUAL,
     signal: SignalInput | None = None,
     severity_why: str = "",
+    fingerprint: str | None = None,
 ) -> Incident:
     """Open a triggered incident on a service, with its first signal if any, and say why it has its severity."""
     title = clean_text(title, field="title", limit=300)
@@ -143,6 +144,10 @@ def apply_open(
         opened_at=tx.now,
         ack_deadline=tx.now + timedelta(minutes=level.ack_minutes),
         updated_at=tx.now,
+        fingerprint=fingerprint,
+        # A person declared it at this level: theirs to change, never automation's to lower. Set here, not after
+        # the insert: a second UPDATE would move the version past 1 and other consoles would see a false change.
+        severity_set_by=tx.actor.id if tx.actor is not None else None,
     )
     tx.session.add(incident)
     tx.session.flush()
@@ -175,8 +180,7 @@ def apply_open(
     )
     tx.touch_incident(incident)
     tx.created_incident = incident.id
-    if tx.actor is not None:  # a person declared it at this level: theirs to change, never automation's to lower
-        incident.severity_set_by = tx.actor.id
+    if tx.actor is not None:
         decisions.record(tx, incident_id=incident.id, kind=DecisionKind.SEVERITY, rule_id=decisions.MANUAL,
                          by_person=True, summary=f"{severity}: declared by {tx.actor.name}"
                                                  + (f" ({severity_why})" if severity_why else ""))
@@ -206,7 +210,12 @@ def _attach_signal(tx: Transaction, incident: Incident, signal: SignalInput) -> 
 
 def apply_attach_signal(tx: Transaction, *, incident_id: int, signal: SignalInput) -> Incident:
     """Record a signal against an open incident (an append: no version step)."""
-    incident = load_incident(tx, incident_id)
+    return apply_attach_signal_to(tx, incident=load_incident(tx, incident_id), signal=signal)
+
+
+def apply_attach_signal_to(tx: Transaction, *, incident: Incident, signal: SignalInput) -> Incident:
+    """Record a signal against an incident already loaded in this transaction (routing has just looked it up)."""
+    # No row lock: an append leaves the incident row as it is, so it cannot be lost to another writer.
     require_open(incident, action="attach a signal to")
     _attach_signal(tx, incident, signal)
     tx.audit(

@@ -7,7 +7,9 @@ from sqlalchemy import select
 from console import decisions
 from console.changes import Changes
 from console.commands._common import load_incident, load_service
-from console.escalation import Snapshot, due_after, is_night, resolve_tier, running_due, snapshot_for
+from console.escalation import (
+    Snapshot, Unavailable, due_after, is_night, resolve_tier, running_due, snapshot_for,
+)
 from console.policy_store import stored_policy
 from console.uow import Transaction, UnitOfWork
 from models.enums import AuditAction, ChangeEntity, DecisionKind, EscalationState, PageReason, TimelineKind
@@ -22,7 +24,8 @@ def apply_start(tx: Transaction, incident: Incident) -> None:
     snapshot = snapshot_for(tx.session, service=service)
     if snapshot is None:
         decisions.record(tx, incident_id=incident.id, kind=DecisionKind.ESCALATION, rule_id="no-policy",
-                         summary=f"{service.name} has no escalation policy: nobody is paged automatically")
+                         summary=f"{service.name} has no escalation policy: its on-call is paged once, with no "
+                                 f"tiers after them")
         return
     escalation = Escalation(incident_id=incident.id, policy_name=snapshot.policy, snapshot=snapshot.to_json(),
                             state=EscalationState.RUNNING, started_at=tx.now, step=0, step_due_at=tx.now)
@@ -53,11 +56,11 @@ def apply_step(tx: Transaction, escalation: Escalation, incident: Incident, *, b
         round_ = escalation.step // len(snapshot.tiers) + 1
         escalation.step += 1
         target = resolve_tier(tx.session, tier=tier, at=tx.now)
-        if target is None:
+        if isinstance(target, Unavailable):
             decisions.record(tx, incident_id=incident.id, kind=DecisionKind.ESCALATION,
                              rule_id=f"{snapshot.policy}:tier{tier.position + 1}",
                              summary=f"Tier {tier.position + 1} of {snapshot.policy} ({tier.label}) has nobody "
-                                     f"available: going on to the next tier")
+                                     f"available ({target.why}): going on to the next tier")
             continue
         person = tx.session.get_one(Person, target.person_id)
         why = (f"tier {tier.position + 1} of {snapshot.policy}" + (f", round {round_}" if round_ > 1 else "")

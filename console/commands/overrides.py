@@ -40,11 +40,11 @@ def ungroup_service(uow: UnitOfWork, *, actor_id: int, incident_id: int, service
                                         .order_by(Signal.observed_at, Signal.id)).scalars())
         title = moved[-1].summary if moved else f"{service.name} impact, split from {incident_ref(parent.id)}"
         child = apply_open(tx, title=title[:300], severity=parent.severity, service_id=service.id,
-                           origin=IncidentOrigin.SIGNAL, severity_why=f"as {incident_ref(parent.id)}, split from it")
+                           origin=IncidentOrigin.SIGNAL, severity_why=f"as {incident_ref(parent.id)}, split from it",
+                           # its repeats join the new incident (routing also follows each moved signal there)
+                           fingerprint=f"{moved[-1].source}:{moved[-1].dedup_key}" if moved else None)
         for signal in moved:
             signal.incident_id = child.id
-        if moved:
-            child.fingerprint = f"{moved[-1].source}:{moved[-1].dedup_key}"  # its repeats join the new incident
         name = tx.actor.name if tx.actor else "someone"
         decisions.record(tx, incident_id=parent.id, kind=DecisionKind.OVERRIDE, rule_id=UNGROUP_RULE, by_person=True,
                          inputs={"service": service.name, "incident_id": child.id},

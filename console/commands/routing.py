@@ -13,17 +13,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, or_, select, text, tuple_, update
 
 from console import decisions
 from console.changes import Changes
 from console.commands._common import impact_level
-from console.commands._incident_ops import SignalInput, apply_attach_signal, apply_change_severity, apply_open
+from console.commands._incident_ops import (
+    SignalInput, apply_attach_signal, apply_attach_signal_to, apply_change_severity, apply_open,
+)
 from console.commands.escalation import apply_restart
 from console.dto import incident_ref
 from console.errors import InvalidInput
 from console.ingest.events import EventAction, SignalEvent
-from console.routing.graph import upstream_incident
+from console.routing.graph import service_edges, upstream_incident
 from console.routing.rules import Decision as RuleDecision
 from console.routing.rules import RuleEngine, Sample
 from console.uow import Transaction, UnitOfWork
@@ -49,6 +51,10 @@ HINT_SEVERITY = {
     "info": Severity.SEV4, "low": Severity.SEV4, "sev4": Severity.SEV4, "p4": Severity.SEV4,
 }
 DEFAULT_SEVERITY = Severity.SEV3
+# Advisory locks per fingerprint live in their own key space (the audit chain's lock is a single bigint key).
+FINGERPRINT_LOCK_SPACE = 0x1CC
+FINGERPRINT_LOCK = text("SELECT count(pg_advisory_xact_lock(:space, hashtext(fp))) "
+                        "FROM (SELECT unnest(CAST(:fingerprints AS text[])) AS fp ORDER BY 1) AS sorted")
 
 
 @dataclass(frozen=True)
@@ -72,14 +78,18 @@ class _Observation:
 def route_signals(uow: UnitOfWork, *, events: Sequence[SignalEvent], engine: RuleEngine | None = None) -> Changes:
     """Take one request's signals in one transaction and act on each, with the reason recorded."""
     with uow.transaction(actor_id=None) as tx:
-        services = {s.name: s for s in tx.session.execute(select(Service)).scalars()}
+        named = sorted({event.service or "" for event in events})
+        services = {s.name: s for s in tx.session.execute(select(Service).where(Service.name.in_(named))).scalars()}
         for n, event in enumerate(events):  # all checked before anything is written
             if (event.service or "") not in services:
-                known = ", ".join(sorted(services)[:20])
+                known = ", ".join(tx.session.execute(select(Service.name).order_by(Service.name).limit(20)).scalars())
                 raise InvalidInput(f"events[{n}].service: unknown service {event.service!r} (known: {known})")
         router = _Router(tx, engine)
-        for event in events:
-            router.route(_from_event(event, services[event.service or ""]))
+        observations = [_from_event(event, services[event.service or ""]) for event in events]
+        router.lock_fingerprints(observations)
+        router.prefetch(observations)
+        for observation in observations:
+            router.route(observation)
     return tx.changes()
 
 
@@ -89,8 +99,14 @@ def route_pending_signals(uow: UnitOfWork, *, engine: RuleEngine | None = None, 
         query = select(Signal).where(Signal.routed_at.is_(None)).order_by(Signal.id).limit(limit)
         if tx.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)  # another console routing at once takes the others
-        rows = list(tx.session.execute(query).scalars())
         router = _Router(tx, engine)
+        try:
+            rows = list(tx.session.execute(query).scalars())
+        except (LookupError, ValueError):  # a row no one can read (a kind or a time misspelt) must not block the rest
+            rows = router.readable_rows(query)
+        unrouted = [r for r in rows if r.incident_id is None]
+        router.lock_fingerprints(unrouted)
+        router.prefetch(unrouted)
         for row in rows:
             router.route_row(row)
     return tx.changes()
@@ -112,8 +128,66 @@ def _from_event(event: SignalEvent, service: Service) -> _Observation:
 
 
 class _Router:
+    """Routes one transaction's signals; it remembers what it looked up, as the batch may hit the same incidents."""
+
     def __init__(self, tx: Transaction, engine: RuleEngine | None) -> None:
         self.tx, self.engine = tx, engine
+        self._by_fingerprint: dict[str, Incident | None] = {}  # open incidents, as this transaction leaves them
+        self._edges: list[tuple[int, int]] | None = None
+        self._parents: dict[int, Incident | None] = {}  # service -> the open foundational incident upstream
+        self._grouped: dict[int, set[int]] = {}  # incident -> its services, with those grouped in this transaction
+
+    def prefetch(self, items: Sequence[_Observation | Signal]) -> None:
+        """Look up, in two queries, the open incident every alert of the batch belongs to."""
+        wanted = {f"{item.source}:{item.dedup_key}": (item.source, item.dedup_key) for item in items}
+        for fingerprint in set(self._by_fingerprint) & set(wanted):
+            del wanted[fingerprint]
+        if wanted:
+            self._by_fingerprint.update(self._find_open(wanted))
+
+    def _find_open(self, wanted: dict[str, tuple[str, str]]) -> dict[str, Incident | None]:
+        """Return the open incident of each fingerprint: the one it opened, else the one its signals joined
+        (grouped under a foundational incident, split off by a person, attached by a rule)."""
+        found: dict[str, Incident | None] = dict.fromkeys(wanted)
+        for incident in self.tx.session.execute(select(Incident).where(
+                Incident.fingerprint.in_(sorted(wanted)), Incident.status != IncidentStatus.RESOLVED)).scalars():
+            found[incident.fingerprint] = incident  # type: ignore[index]
+        rest = [pair for fingerprint, pair in wanted.items() if found[fingerprint] is None]
+        if rest:
+            # The newest signal of each alert says where it went last (after a split: where the signals moved).
+            newest = (select(func.max(Signal.id)).where(tuple_(Signal.source, Signal.dedup_key).in_(rest))
+                      .group_by(Signal.source, Signal.dedup_key))
+            joined = self.tx.session.execute(
+                select(Signal.source, Signal.dedup_key, Incident).join(Incident, Incident.id == Signal.incident_id)
+                .where(Signal.id.in_(newest), Incident.status != IncidentStatus.RESOLVED))
+            for source, key, incident in joined:
+                found[f"{source}:{key}"] = incident
+        return found
+
+    def lock_fingerprints(self, items: Sequence[_Observation | Signal]) -> None:
+        """On PostgreSQL, hold a lock per alert fingerprint until commit, so that two routers given the same alert
+        at once (two ingest servers behind Alertmanager's HA pair, a console and a server) open one incident."""
+        if self.tx.session.get_bind().dialect.name != "postgresql":
+            return  # SQLite: BEGIN IMMEDIATE already lets one writer in at a time
+        # Sorted, so two batches with the same alerts in another order wait for each other instead of deadlocking;
+        # one statement for the whole batch, as each round trip costs more than the lock.
+        fingerprints = sorted({f"{item.source}:{item.dedup_key}" for item in items})
+        if fingerprints:
+            self.tx.session.execute(FINGERPRINT_LOCK, {"space": FINGERPRINT_LOCK_SPACE, "fingerprints": fingerprints})
+
+    def readable_rows(self, query: Select[tuple[Signal]]) -> list[Signal]:
+        """Load the pending rows one by one, setting aside with the reason each one that cannot be read."""
+        rows = []
+        for row_id in self.tx.session.execute(query.with_only_columns(Signal.id)).scalars():
+            try:
+                rows.append(self.tx.session.get_one(Signal, row_id))
+            except (LookupError, ValueError) as error:
+                self.tx.session.execute(update(Signal).where(Signal.id == row_id).values(routed_at=self.tx.now)
+                                        .execution_options(synchronize_session=False))
+                decisions.record(self.tx, incident_id=None, signal_id=row_id, kind=DecisionKind.ROUTING,
+                                 rule_id="unroutable", summary=f"signal #{row_id} cannot be read ({error}): not routed")
+                log.warning("signal #%d cannot be read (%s): set aside, not routed", row_id, error)
+        return rows
 
     def route_row(self, row: Signal) -> None:
         """Route one pending row; a row that cannot be routed is set aside with the reason, never retried forever."""
@@ -150,7 +224,7 @@ class _Router:
             self._evaluate(obs)
             return
         fingerprint = f"{obs.source}:{obs.dedup_key}"
-        current = self._open_incident(fingerprint)
+        current = self._open_incident(fingerprint, source=obs.source, key=obs.dedup_key)
         if obs.action is not EventAction.TRIGGER:
             if current is not None:  # the source says it is over, or acknowledged there: noted, never auto-closed
                 word = "resolved" if obs.action is EventAction.RESOLVE else "acknowledged"
@@ -159,7 +233,7 @@ class _Router:
                 self.tx.touch_incident(current)
             return
         if current is not None:
-            apply_attach_signal(self.tx, incident_id=current.id, signal=_signal(obs))
+            apply_attach_signal_to(self.tx, incident=current, signal=_signal(obs))
             return
         self._trigger(obs, fingerprint, severity=_hint_severity(obs), why=_hint_reason(obs))
 
@@ -169,14 +243,25 @@ class _Router:
             self._reopen(flapped, obs)
             return
         service = obs.service
-        parent = upstream_incident(self.tx.session, service=service)
-        if parent is not None and not self._ungrouped(parent, service):
-            self._group_under(parent, obs)
-            return
+        parent = self._upstream(service)
+        if parent is not None:
+            split = self._ungrouped(parent, service)
+            if not split:
+                self._group_under(parent, obs)
+                return
+            if (child := self._open_split(split)) is not None:
+                # A person split the service off into its own incident: while that is open, its alerts are there.
+                apply_attach_signal(self.tx, incident_id=child.id, signal=_signal(obs))
+                decisions.record(self.tx, incident_id=child.id, kind=DecisionKind.GROUPING, rule_id=UNGROUP_RULE,
+                                 summary=f"{service.name} was split off {incident_ref(parent.id)} by hand: this alert "
+                                         f"joined {incident_ref(child.id)} instead of opening another",
+                                 inputs={"service": service.name, "fingerprint": obs.dedup_key})
+                return
         title = title or obs.summary or f"{obs.kind} on {service.name}"
-        incident = apply_open(self.tx, title=title[:300], severity=severity,
-                              service_id=service.id, origin=IncidentOrigin.SIGNAL, signal=_signal(obs))
-        incident.fingerprint = fingerprint
+        incident = apply_open(self.tx, title=title[:300], severity=severity, service_id=service.id,
+                              origin=IncidentOrigin.SIGNAL, signal=_signal(obs), fingerprint=fingerprint)
+        self._by_fingerprint[fingerprint] = incident  # the next signal of this batch with this key joins it
+        self._parents.clear()  # it may be a foundational incident that later signals of the batch group under
         decisions.record(self.tx, incident_id=incident.id, kind=DecisionKind.SEVERITY, rule_id=rule_id,
                          policy_version=policy_version, summary=f"{severity}: {why}",
                          inputs={"source": obs.source, "hint": obs.severity_hint or ""})
@@ -229,24 +314,36 @@ class _Router:
                          thresholds=dict(decided.thresholds))
 
     def _overridden_by(self, incident: Incident, *, rule_id: str) -> str | None:
-        """Return who set the severity by hand after this rule last changed it, if anyone did."""
+        """Return who last set the severity by hand after this rule first acted on the incident, if anyone did."""
         if incident.severity_set_by is None:
             return None
+        # A person's severity decisions only: stopping an escalation or splitting a service off is not one.
         rows = self.tx.session.execute(select(Decision.rule_id, Decision.decided_by).where(
-            Decision.incident_id == incident.id, Decision.kind.in_((DecisionKind.SEVERITY, DecisionKind.OVERRIDE)))
+            Decision.incident_id == incident.id, Decision.kind.in_((DecisionKind.SEVERITY, DecisionKind.OVERRIDE)),
+            or_(Decision.decided_by.is_(None), Decision.rule_id == decisions.MANUAL))
             .order_by(Decision.id)).all()
         rule_acted, person = False, None
         for decided_rule, decided_by in rows:
             if decided_by is None:
-                if decided_rule == rule_id:
-                    rule_acted, person = True, None  # only a person's decision after the rule's last one counts
+                # Once a person decided after the rule acted, the rule's later decisions are the notes that it held
+                # again (recorded above); they must not wipe the person's decision out.
+                rule_acted = rule_acted or decided_rule == rule_id
             elif rule_acted:
                 person = decided_by
         return self.tx.session.get_one(Person, person).name if person is not None else None
 
-    def _open_incident(self, fingerprint: str) -> Incident | None:
-        return self.tx.session.execute(select(Incident).where(
-            Incident.fingerprint == fingerprint, Incident.status != IncidentStatus.RESOLVED).limit(1)).scalar()
+    def _open_incident(self, fingerprint: str, *, source: str = "", key: str = "") -> Incident | None:
+        if fingerprint not in self._by_fingerprint:
+            pair = (source, key) if source else tuple(fingerprint.split(":", 1))
+            self._by_fingerprint.update(self._find_open({fingerprint: pair}))  # type: ignore[dict-item]
+        return self._by_fingerprint[fingerprint]
+
+    def _upstream(self, service: Service) -> Incident | None:
+        if service.id not in self._parents:
+            if self._edges is None:
+                self._edges = service_edges(self.tx.session)
+            self._parents[service.id] = upstream_incident(self.tx.session, service=service, edges=self._edges)
+        return self._parents[service.id]
 
     def _open_on(self, service: Service) -> Incident | None:
         return self.tx.session.execute(select(Incident).where(
@@ -259,12 +356,20 @@ class _Router:
             Incident.resolved_at >= self.tx.now - FLAP_WINDOW).order_by(Incident.resolved_at.desc()).limit(1)
         ).scalar()
 
-    def _ungrouped(self, parent: Incident, service: Service) -> bool:
-        """Say whether a person took this service out of the parent's blast radius (automation must not undo it)."""
+    def _ungrouped(self, parent: Incident, service: Service) -> list[int]:
+        """Return the incidents a person split this service off the parent into (empty: never split off)."""
         found = self.tx.session.execute(select(Decision.inputs).where(
             Decision.incident_id == parent.id, Decision.kind == DecisionKind.OVERRIDE,
-            Decision.rule_id == UNGROUP_RULE)).scalars()
-        return any(json.loads(inputs).get("service") == service.name for inputs in found)
+            Decision.rule_id == UNGROUP_RULE).order_by(Decision.id)).scalars()
+        return [data.get("incident_id") for data in map(json.loads, found) if data.get("service") == service.name]
+
+    def _open_split(self, incident_ids: list[int]) -> Incident | None:
+        """Return the newest of these split-off incidents that is still open, if any."""
+        for incident_id in reversed(incident_ids):
+            incident = self.tx.session.get(Incident, incident_id) if incident_id is not None else None
+            if incident is not None and incident.status is not IncidentStatus.RESOLVED:
+                return incident
+        return None
 
     def _reopen(self, incident: Incident, obs: _Observation) -> None:
         gap = self.tx.now - (incident.resolved_at or self.tx.now)
@@ -279,16 +384,21 @@ class _Router:
                       before={"status": IncidentStatus.RESOLVED}, after={"status": IncidentStatus.TRIGGERED})
         apply_attach_signal(self.tx, incident_id=incident.id, signal=_signal(obs))
         apply_restart(self.tx, incident)
+        self._by_fingerprint[incident.fingerprint or ""] = incident  # the next signal of this batch joins it
+        self.tx.session.flush()  # and so do queries that look for it open
 
     def _group_under(self, parent: Incident, obs: _Observation) -> None:
         service = obs.service
+        grouped = self._grouped.setdefault(parent.id, {i.service_id for i in parent.impacted} | {parent.service_id})
+        apply_attach_signal_to(self.tx, incident=parent, signal=_signal(obs))
+        self._by_fingerprint[f"{obs.source}:{obs.dedup_key}"] = parent  # its repeats in this batch join it too
+        if service.id in grouped:
+            return  # in the blast radius already, with the reason recorded when it joined: the alert is noted
+        grouped.add(service.id)
+        self.tx.session.add(IncidentService(incident_id=parent.id, service_id=service.id))
         parent_service = self.tx.session.get_one(Service, parent.service_id)
         why = (f"{service.name} depends on {parent_service.name} (foundational), which has {parent.severity} "
                f"{incident_ref(parent.id)} open: grouped there instead of paging {service.team.name} separately")
-        known = {i.service_id for i in parent.impacted} | {parent.service_id}
-        if service.id not in known:
-            self.tx.session.add(IncidentService(incident_id=parent.id, service_id=service.id))
-        apply_attach_signal(self.tx, incident_id=parent.id, signal=_signal(obs))
         decisions.record(self.tx, incident_id=parent.id, kind=DecisionKind.GROUPING, rule_id="blast-radius",
                          summary=why, inputs={"service": service.name, "fingerprint": obs.dedup_key})
         self.tx.audit(action=AuditAction.INCIDENT_GROUP, subject_type=ChangeEntity.INCIDENT, subject_id=parent.id,

@@ -11,7 +11,8 @@ from models.incident import Incident
 from models.org import Service, ServiceDependency
 
 
-def _edges(session: Session) -> list[tuple[int, int]]:
+def service_edges(session: Session) -> list[tuple[int, int]]:
+    """Return every (service, depends on) pair of the service graph."""
     return [(d.service_id, d.depends_on_id) for d in session.execute(select(ServiceDependency)).scalars()]
 
 
@@ -35,12 +36,13 @@ def closure(edges: list[tuple[int, int]], start: int, *, downstream: bool) -> se
 
 def dependents(session: Session, *, service_id: int) -> set[int]:
     """Services that depend on this one, directly or not: a fault here reaches them."""
-    return closure(_edges(session), service_id, downstream=True)
+    return closure(service_edges(session), service_id, downstream=True)
 
 
-def upstream_incident(session: Session, *, service: Service) -> Incident | None:
+def upstream_incident(session: Session, *, service: Service,
+                      edges: list[tuple[int, int]] | None = None) -> Incident | None:
     """The open incident on a foundational service this one depends on, if any (its blast radius covers us)."""
-    upstream = closure(_edges(session), service.id, downstream=False)
+    upstream = closure(edges if edges is not None else service_edges(session), service.id, downstream=False)
     if not upstream:
         return None
     foundational = select(Service.id).where(Service.id.in_(upstream), Service.tier == ServiceTier.FOUNDATIONAL)

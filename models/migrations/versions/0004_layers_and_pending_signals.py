@@ -77,6 +77,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("attributes", sa.Text(), nullable=False, server_default="{}"))
         batch_op.add_column(sa.Column("routed_at", models.base.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f("ix_signals_routed_at"), ["routed_at"], unique=False)
+        # Routing looks up the newest signal of an alert (source, dedup key) on every repeat.
+        batch_op.drop_index("ix_signals_dedup")
+        batch_op.create_index("ix_signals_dedup", ["source", "dedup_key", "id"], unique=False)
     op.execute("UPDATE signals SET routed_at = observed_at")
     with op.batch_alter_table("pages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("urgent", sa.Boolean(), nullable=False, server_default=sa.true()))
