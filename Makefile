@@ -25,6 +25,7 @@ bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) bench/sync.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/sync.py --sqlite --writers sql
 	QT_QPA_PLATFORM=offscreen $(PY) bench/catchup.py
+	QT_QPA_PLATFORM=offscreen $(PY) bench/routing.py
 
 screenshot: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) main.py screenshot --out screenshot.png $(ARGS)

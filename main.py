@@ -248,41 +248,41 @@ INGEST_TOKEN_KEY = "ingest-token"  # the keyring entry, under the app's service 
 
 
 class _RoutingSink:
-    """Route each request's events in one transaction, by the impact policy loaded in the database."""
+    """Route each request's events by the impact policy loaded in the database; requests that queue up while
+    one is being routed are routed together in one transaction (console/ingest/batching.py)."""
 
     def __init__(self, *, uow: UnitOfWork, reader: Reader) -> None:
-        import threading
-
+        from console.ingest.batching import BatchingSink
         from console.policy_follow import FollowedEngine
 
         self._uow = uow
         self.rules = FollowedEngine(reader=reader)
-        self._lock = threading.Lock()  # the engine's windows are shared state; the database serialises writes anyway
+        self._batches = BatchingSink(store=self._route)  # also keeps the rule engine's windows to one thread
 
     def __call__(self, events):  # type: ignore[no-untyped-def]
-        from console.commands.routing import route_signals
-        from console.ingest.events import IngestOutcome, IngestResult
+        return self._batches(events)
 
-        with self._lock:
-            route_signals(self._uow, events=events, engine=self.rules.engine())
-        return IngestResult(outcome=IngestOutcome.ACCEPTED, accepted=len(events))
+    def _route(self, events) -> None:  # type: ignore[no-untyped-def]
+        from console.commands.routing import route_signals
+
+        route_signals(self._uow, events=events, engine=self.rules.engine())
 
     def tick(self) -> None:
         """Page the escalation tiers that are due, taking turns with routing (SQLite has one writer at a time, and
         under a flood of alerts the tick would otherwise wait behind every request until it timed out)."""
         from console import commands
 
-        with self._lock:
-            commands.escalation_tick(self._uow)
+        self._batches.run_exclusively(lambda: commands.escalation_tick(self._uow))
 
     def route_pending(self) -> None:
         """Route rows other clients wrote straight into the signals table."""
         from console.commands.routing import has_pending_signals, route_pending_signals
 
         while has_pending_signals(self._uow):
-            with self._lock:
-                changes = route_pending_signals(self._uow, engine=self.rules.engine())
-            if not changes.entities:
+            changes = []
+            self._batches.run_exclusively(lambda: changes.append(
+                route_pending_signals(self._uow, engine=self.rules.engine())))
+            if not changes[0].entities:
                 return  # the rest are locked by another router
 
 

@@ -45,3 +45,9 @@ def report_rate(name: str, value: float, *, target: str, minimum: float) -> bool
     verdict = "PASS" if value >= minimum else "MISS"
     print(f"{name} value={value:.0f} target {target} {verdict}", flush=True)
     return verdict == "PASS"
+
+
+def report_untargeted(name: str, samples: list[float]) -> None:
+    """Print `name p50=.. p99=.. target —` for a figure the issue sets no target for (no verdict to give)."""
+    p50, p99 = statistics.median(samples), percentile(samples, 99)
+    print(f"{name} p50={p50:.1f} p99={p99:.1f} n={len(samples)} target —", flush=True)

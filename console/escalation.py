@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.oncall import on_call_for_rotation
+from console.oncall import OnCall, on_call_for_rotation
 from console.routing.definitions import Fatigue
 from models.enums import EscalationState, TierTarget
 from models.org import Person, Service, Team
@@ -82,15 +82,23 @@ class Target:
     why: str  # "on call for payments-primary until 09:00" / "named in the policy" / "lead of Payments"
 
 
-def resolve_tier(session: Session, *, tier: Tier, at: datetime) -> Target | Unavailable:
-    """Return who a tier pages at this moment, or why nobody can be: never someone on leave or inactive."""
+def resolve_tier(session: Session, *, tier: Tier, at: datetime,
+                 on_call_cache: dict[int, tuple[str, OnCall | None]] | None = None) -> Target | Unavailable:
+    """Return who a tier pages at this moment, or why nobody can be: never someone on leave or inactive.
+
+    A tick pages many incidents at one moment through a few rotations: `on_call_cache` (rotation id -> its name
+    and answer) lets it work each rotation out once.
+    """
     if tier.target is TierTarget.ROTATION and tier.rotation_id is not None:
-        rotation = session.get(Rotation, tier.rotation_id)
-        if rotation is None:
-            return Unavailable("the rotation no longer exists")
-        on_call = on_call_for_rotation(session, rotation=rotation, at=at)
+        cache = on_call_cache if on_call_cache is not None else {}
+        if tier.rotation_id not in cache:
+            rotation = session.get(Rotation, tier.rotation_id)
+            if rotation is None:
+                return Unavailable("the rotation no longer exists")
+            cache[tier.rotation_id] = (rotation.name, on_call_for_rotation(session, rotation=rotation, at=at))
+        rotation_name, on_call = cache[tier.rotation_id]
         if on_call is None:
-            return Unavailable(f"nobody is on call for {rotation.name}")
+            return Unavailable(f"nobody is on call for {rotation_name}")
         note = f"; {on_call.note}" if on_call.note else ""
         return Target(on_call.person_id, f"on call for {on_call.rotation}{note}")
     if tier.target is TierTarget.PERSON and tier.person_id is not None:
