@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.oncall import OnCall, on_call_for_rotation
+from console.oncall import OnCallLookup
 from console.routing.definitions import Fatigue
 from models.enums import EscalationState, TierTarget
 from models.org import Person, Service, Team
@@ -83,24 +83,21 @@ class Target:
 
 
 def resolve_tier(session: Session, *, tier: Tier, at: datetime,
-                 on_call_cache: dict[int, tuple[str, OnCall | None]] | None = None) -> Target | Unavailable:
+                 on_call: OnCallLookup | None = None) -> Target | Unavailable:
     """Return who a tier pages at this moment, or why nobody can be: never someone on leave or inactive.
 
-    A tick pages many incidents at one moment through a few rotations: `on_call_cache` (rotation id -> its name
-    and answer) lets it work each rotation out once.
+    A tick pages many incidents at one moment through a few rotations: pass one `on_call` lookup for all of them.
     """
     if tier.target is TierTarget.ROTATION and tier.rotation_id is not None:
-        cache = on_call_cache if on_call_cache is not None else {}
-        if tier.rotation_id not in cache:
-            rotation = session.get(Rotation, tier.rotation_id)
-            if rotation is None:
-                return Unavailable("the rotation no longer exists")
-            cache[tier.rotation_id] = (rotation.name, on_call_for_rotation(session, rotation=rotation, at=at))
-        rotation_name, on_call = cache[tier.rotation_id]
-        if on_call is None:
+        lookup = on_call if on_call is not None else OnCallLookup(session, at=at)
+        answer = lookup.rotation_by_id(tier.rotation_id)
+        if answer is None:
+            return Unavailable("the rotation no longer exists")
+        rotation_name, found = answer
+        if found is None:
             return Unavailable(f"nobody is on call for {rotation_name}")
-        note = f"; {on_call.note}" if on_call.note else ""
-        return Target(on_call.person_id, f"on call for {on_call.rotation}{note}")
+        note = f"; {found.note}" if found.note else ""
+        return Target(found.person_id, f"on call for {found.rotation}{note}")
     if tier.target is TierTarget.PERSON and tier.person_id is not None:
         return _available(session, person_id=tier.person_id, at=at, why="named in the escalation policy")
     if tier.target is TierTarget.TEAM_LEAD and tier.team_id is not None:

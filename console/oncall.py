@@ -141,10 +141,17 @@ class RotationSchedule:
                       since=found.since, until=found.until, note=note, reason=found.reason, layer=found.layer)
 
 
-def load_schedule(session: Session, *, rotation: Rotation, around: datetime) -> RotationSchedule:
+def inactive_people(session: Session) -> set[int]:
+    """Return the people who left (never on call, whatever a rotation still says)."""
+    return set(session.execute(select(Person.id).where(Person.active.is_(False))).scalars())
+
+
+def load_schedule(session: Session, *, rotation: Rotation, around: datetime,
+                  inactive: set[int] | None = None) -> RotationSchedule:
     """Read one rotation, its overrides and the leave of everyone who may stand in, as of `around`."""
     since = around - LOOKBACK
-    inactive = set(session.execute(select(Person.id).where(Person.active.is_(False))).scalars())
+    if inactive is None:
+        inactive = inactive_people(session)
     layers = tuple(layer for row in rotation.layers if (layer := _usable_layer(row, rotation, inactive)) is not None)
     overrides = tuple(
         schedule.Override(rotation_id=rotation.id, person_id=o.person_id, starts_at=o.starts_at, ends_at=o.ends_at)
@@ -177,8 +184,43 @@ def on_call_for_rotation(session: Session, *, rotation: Rotation, at: datetime) 
 
 def on_call_for_team(session: Session, *, team_id: int, at: datetime) -> list[OnCall]:
     """Return who is on call now on each of a team's rotations."""
-    found = (on_call_for_rotation(session, rotation=r, at=at) for r in team_rotations(session, team_id=team_id))
-    return [entry for entry in found if entry is not None]
+    return OnCallLookup(session, at=at).team(team_id)
+
+
+class OnCallLookup:
+    """Who is on call at one moment, each rotation worked out once: a command that opens an incident, or a tick
+    that pages a hundred, asks about the same few rotations again and again."""
+
+    def __init__(self, session: Session, *, at: datetime) -> None:
+        self._session, self.at = session, at
+        self._answers: dict[int, tuple[str, OnCall | None]] = {}
+        self._teams: dict[int, list[Rotation]] = {}
+        self._inactive: set[int] | None = None
+
+    def rotation(self, rotation: Rotation) -> OnCall | None:
+        """Return who answers for the rotation now, or None when nobody available can."""
+        if rotation.id not in self._answers:
+            if self._inactive is None:
+                self._inactive = inactive_people(self._session)
+            found = load_schedule(self._session, rotation=rotation, around=self.at,
+                                  inactive=self._inactive).on_call(at=self.at)
+            self._answers[rotation.id] = (rotation.name, found)
+        return self._answers[rotation.id][1]
+
+    def rotation_by_id(self, rotation_id: int) -> tuple[str, OnCall | None] | None:
+        """Return a rotation's name and who answers for it now; None if the rotation no longer exists."""
+        if rotation_id not in self._answers:
+            rotation = self._session.get(Rotation, rotation_id)
+            if rotation is None:
+                return None
+            self.rotation(rotation)
+        return self._answers[rotation_id]
+
+    def team(self, team_id: int) -> list[OnCall]:
+        """Return who is on call now on each of a team's rotations."""
+        if team_id not in self._teams:
+            self._teams[team_id] = team_rotations(self._session, team_id=team_id)
+        return [found for rotation in self._teams[team_id] if (found := self.rotation(rotation)) is not None]
 
 
 def coverage_gaps(session: Session, *, at: datetime, horizon: timedelta = GAP_HORIZON,

@@ -42,6 +42,8 @@ class Transaction:
         self._incidents: dict[int, Incident] = {}
         self.pending_audit: list[audit.PendingEntry] = []
         self.created_incident: int | None = None
+        # Reads a command may make many times over and that cannot change under it (who is on call at `now`).
+        self.memo: dict[str, object] = {}
 
     @property
     def actor_id(self) -> int | None:

@@ -6,6 +6,7 @@ from typing import TypeVar
 
 from console.dto import incident_ref
 from console.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from console.oncall import OnCallLookup
 from console.uow import Transaction
 from models.enums import IncidentStatus, Severity
 from models.incident import Incident
@@ -54,6 +55,14 @@ def impact_level(tx: Transaction, severity: Severity) -> ImpactLevel:
     if level is None:
         raise NotFound(f"the impact taxonomy has no level {severity}; seed or load a taxonomy first")
     return level
+
+
+def on_call_now(tx: Transaction) -> OnCallLookup:
+    """Return this transaction's on-call lookup: each rotation is worked out once per command or tick."""
+    lookup = tx.memo.get("on_call")
+    if not isinstance(lookup, OnCallLookup):
+        lookup = tx.memo["on_call"] = OnCallLookup(tx.session, at=tx.now)
+    return lookup
 
 
 def parse_enum(enum_cls: type[E], value: object, *, field: str) -> E:

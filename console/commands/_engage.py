@@ -14,7 +14,7 @@ from sqlalchemy import select
 from console import decisions
 from console.commands.escalation import apply_start
 from console.escalation import is_night
-from console.oncall import on_call_for_rotation, on_call_for_team
+from console.commands._common import on_call_now
 from console.policy_store import stored_policy
 from console.routing.definitions import Policy, SeverityLevel
 from console.routing.graph import dependents
@@ -61,6 +61,7 @@ def apply_engage(tx: Transaction, incident: Incident) -> None:
     engaged: dict[int, bool] = {}
     for page in _pages_of(tx, incident):
         engaged[page.person_id] = engaged.get(page.person_id, False) or page.urgent is not False
+    away = _away_now(tx)
     for urgent, recipients in ((True, level.page), (False, level.inform)):
         for recipient in recipients:
             if recipient is Recipient.OWNER_ROTATION and urgent and escalating:
@@ -76,7 +77,7 @@ def apply_engage(tx: Transaction, incident: Incident) -> None:
             for candidate in candidates:
                 if engaged.get(candidate.person_id) is True or (candidate.person_id in engaged and not urgent):
                     continue  # paged already, or told already and still only to be told
-                if _on_leave(tx, candidate.person_id):
+                if candidate.person_id in away:
                     name = tx.session.get_one(Person, candidate.person_id).name
                     decisions.record(tx, incident_id=incident.id, kind=DecisionKind.ROUTING, rule_id=recipient.value,
                                      policy_version=policy.version,
@@ -108,7 +109,7 @@ def _resolve(tx: Transaction, incident: Incident, service: Service, recipient: R
     session = tx.session
     if recipient is Recipient.OWNER_ROTATION:
         return [_Candidate(oc.person_id, f"on call for {oc.rotation}, which owns {service.name}")
-                for oc in on_call_for_team(session, team_id=service.team_id, at=tx.now)]
+                for oc in on_call_now(tx).team(service.team_id)]
     if recipient is Recipient.TEAM_LEAD:
         team = session.get(Team, incident.team_id or service.team_id)
         return [_Candidate(team.lead_id, f"the lead of {team.name}, which owns {service.name}")] if team and team.lead_id else []
@@ -116,7 +117,7 @@ def _resolve(tx: Transaction, incident: Incident, service: Service, recipient: R
         found: list[_Candidate] = []
         for dependent_id in sorted(dependents(session, service_id=service.id)):
             dependent = session.get_one(Service, dependent_id)
-            for oc in on_call_for_team(session, team_id=dependent.team_id, at=tx.now):
+            for oc in on_call_now(tx).team(dependent.team_id):
                 found.append(_Candidate(oc.person_id, f"on call for {oc.rotation}, and {dependent.name} depends on "
                                                       f"{service.name} ({service.tier})"))
         return found
@@ -127,7 +128,7 @@ def _resolve(tx: Transaction, incident: Incident, service: Service, recipient: R
                    .scalars())
     if rosters:  # a roster says who answers for the role now; otherwise every holder of the role is engaged
         return [_Candidate(oc.person_id, f"{_ROLE_WORDS[recipient]}, on call for {oc.rotation}")
-                for roster in rosters if (oc := on_call_for_rotation(session, rotation=roster, at=tx.now))]
+                for roster in rosters if (oc := on_call_now(tx).rotation(roster))]
     holders = session.execute(select(Person.id).join(PersonRoleGrant).where(
         PersonRoleGrant.role == role, Person.active.is_(True)).order_by(Person.id)).scalars()
     return [_Candidate(person_id, _ROLE_WORDS[recipient]) for person_id in holders]
@@ -141,9 +142,10 @@ def _rosters_of(tx: Transaction, incident: Incident, recipient: Recipient) -> st
                                         .order_by(Rotation.name)).scalars())
 
 
-def _on_leave(tx: Transaction, person_id: int) -> bool:
-    return tx.session.execute(select(Leave.id).where(Leave.person_id == person_id, Leave.starts_at <= tx.now,
-                                                     Leave.ends_at > tx.now).limit(1)).first() is not None
+def _away_now(tx: Transaction) -> set[int]:
+    """Return everyone on leave at this moment (one query, however many people the level names)."""
+    return set(tx.session.execute(select(Leave.person_id).where(Leave.starts_at <= tx.now,
+                                                                Leave.ends_at > tx.now)).scalars())
 
 
 def _engage(tx: Transaction, incident: Incident, *, policy: Policy, level: SeverityLevel, recipient: Recipient,

@@ -6,11 +6,10 @@ from sqlalchemy import select
 
 from console import decisions
 from console.changes import Changes
-from console.commands._common import load_incident, load_service
+from console.commands._common import load_incident, load_service, on_call_now
 from console.escalation import (
     Snapshot, Unavailable, due_after, is_night, resolve_tier, running_due, snapshot_for,
 )
-from console.oncall import OnCall
 from console.policy_store import stored_policy
 from console.uow import Transaction, UnitOfWork
 from models.enums import AuditAction, ChangeEntity, DecisionKind, EscalationState, PageReason, TimelineKind
@@ -45,8 +44,7 @@ def apply_restart(tx: Transaction, incident: Incident) -> None:
     apply_step(tx, escalation, incident)
 
 
-def apply_step(tx: Transaction, escalation: Escalation, incident: Incident, *, by_hand: bool = False,
-               on_call_cache: dict[int, tuple[str, OnCall | None]] | None = None) -> None:
+def apply_step(tx: Transaction, escalation: Escalation, incident: Incident, *, by_hand: bool = False) -> None:
     """Page the tier due now; a tier with nobody available passes straight on to the next one."""
     snapshot = Snapshot.from_json(escalation.snapshot)
     for _ in range(snapshot.steps):
@@ -57,7 +55,7 @@ def apply_step(tx: Transaction, escalation: Escalation, incident: Incident, *, b
         tier = snapshot.tiers[escalation.step % len(snapshot.tiers)]
         round_ = escalation.step // len(snapshot.tiers) + 1
         escalation.step += 1
-        target = resolve_tier(tx.session, tier=tier, at=tx.now, on_call_cache=on_call_cache)
+        target = resolve_tier(tx.session, tier=tier, at=tx.now, on_call=on_call_now(tx))
         if isinstance(target, Unavailable):
             decisions.record(tx, incident_id=incident.id, kind=DecisionKind.ESCALATION,
                              rule_id=f"{snapshot.policy}:tier{tier.position + 1}",
@@ -114,10 +112,10 @@ def escalation_tick(uow: UnitOfWork) -> Changes:
     """Page every tier that is due now; running it twice at the same moment pages nobody twice."""
     with uow.transaction(actor_id=None) as tx:
         postgres = tx.session.get_bind().dialect.name == "postgresql"
-        on_call: dict[int, tuple[str, OnCall | None]] = {}  # every due incident is paged at one moment: ask each rotation once
         for incident_id in running_due(tx.session, at=tx.now, for_update=postgres):
             escalation = tx.session.get_one(Escalation, incident_id)
-            apply_step(tx, escalation, tx.session.get_one(Incident, incident_id), on_call_cache=on_call)
+            # Every due incident is paged at one moment: each rotation is asked once (on_call_now).
+            apply_step(tx, escalation, tx.session.get_one(Incident, incident_id))
     return tx.changes()
 
 
