@@ -5,7 +5,7 @@ Each panel owns its own behaviour; the window only connects them and keeps the l
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar, QWidget
 
 from console.changes import Changes
@@ -93,8 +93,7 @@ class MainWindow(QMainWindow):
         self.ownership_dock = self._dock("Ownership", "OwnershipDock", self.ownership_panel,
                                          Qt.DockWidgetArea.LeftDockWidgetArea)
         self.splitDockWidget(self.queue_dock, self.ownership_dock, Qt.Orientation.Vertical)
-        self.resizeDocks([self.queue_dock, self.detail_dock], [1050, 550], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.queue_dock, self.ownership_dock], [450, 450], Qt.Orientation.Vertical)
+
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self, objectName=name)
@@ -359,6 +358,18 @@ class MainWindow(QMainWindow):
             self.resize(1600, 1000)
         if state is not None:
             self.restoreState(state)
+        self._share_out = state is None  # no saved layout: divide the window between the panels when first shown
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._share_out:
+            # By share of the window, not pixels: on a laptop the incident panel must keep room for its text.
+            self._share_out = False
+            width, height = self.width(), self.height()
+            self.resizeDocks([self.queue_dock, self.detail_dock], [int(width * 0.58), int(width * 0.42)],
+                             Qt.Orientation.Horizontal)
+            self.resizeDocks([self.queue_dock, self.ownership_dock], [height // 2, height // 2],
+                             Qt.Orientation.Vertical)
 
     def save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
