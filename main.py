@@ -318,12 +318,16 @@ def run_ingest_server(args: argparse.Namespace) -> int:
     ticks = 0
     while not stop.wait(1.0):
         ticks += 1
+        # Apart, so that one failing never stops the other: paging must go on whatever rows the table holds.
         try:
             sink.route_pending()
-            if ticks % 5 == 0:
-                sink.tick()
         except Exception:  # noqa: BLE001 - retried in a second; the server stays up
-            log.exception("routing pending signals or the escalation tick failed")
+            log.exception("routing the signals written into the table failed")
+        if ticks % 5 == 0:
+            try:
+                sink.tick()
+            except Exception:  # noqa: BLE001 - retried in 5 s; the server stays up
+                log.exception("the escalation tick failed")
     server.stop()
     db.dispose()
     return 0

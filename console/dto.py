@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from models.enums import ChangeEntity, IncidentStatus, PersonRole, Severity, TimelineKind
+from models.enums import ChangeEntity, IncidentStatus, PersonRole, Severity, TimelineKind  # noqa: F401 (re-exported)
 
 # The UI may not import models/: it takes these closed sets from here (re-exported on purpose).
 
@@ -170,6 +170,7 @@ class IncidentDetail:
     escalation: EscalationInfo | None = None
     decisions: tuple[DecisionItem, ...] = ()
     parent_id: int | None = None  # grouped under another incident
+    escalation_policy: str = ""  # the service's policy, whether or not this incident escalates by it
     severity_set_by: str = ""  # the person who set the severity by hand, if one did
 
     @property

@@ -25,6 +25,7 @@ from console.policy_store import stored_policy
 from models.enums import EscalationState, PageReason
 from models.incident import Incident, IncidentService, Signal, TimelineEvent
 from models.org import Person, Service, Team
+from models.policy import EscalationPolicy
 from models.routing import Decision, Escalation, Page
 
 
@@ -106,6 +107,9 @@ def build_detail(session: Session, *, incident: Incident, row: IncidentRow, at: 
         signal_count=signal_count,
         pages=pages,
         escalation=_escalation_info(session, incident_id=incident_id, pages=pages),
+        escalation_policy=policy_row.name if (policy_row := (
+            session.get(EscalationPolicy, service.escalation_policy_id) if service.escalation_policy_id else None))
+        else "",
         decisions=explained,
         parent_id=incident.parent_id,
         severity_set_by=setter.name if (setter := person(incident.severity_set_by)) else "",
@@ -116,6 +120,8 @@ def _escalation_info(session: Session, *, incident_id: int, pages: tuple[PageIte
     escalation = session.get(Escalation, incident_id)
     if escalation is None:
         return None
+    # This run's pages only: after a flap reopened the incident, the last run's step 2 is not this run's.
+    pages = tuple(p for p in pages if p.paged_at >= escalation.started_at)
     snapshot = Snapshot.from_json(escalation.snapshot)
     running = escalation.state is EscalationState.RUNNING
     next_tier = ""

@@ -216,11 +216,15 @@ class OnCallLookup:
             self.rotation(rotation)
         return self._answers[rotation_id]
 
-    def team(self, team_id: int) -> list[OnCall]:
-        """Return who is on call now on each of a team's rotations."""
+    def rotations_of_team(self, team_id: int) -> list[Rotation]:
+        """Return a team's rotations (read once)."""
         if team_id not in self._teams:
             self._teams[team_id] = team_rotations(self._session, team_id=team_id)
-        return [found for rotation in self._teams[team_id] if (found := self.rotation(rotation)) is not None]
+        return self._teams[team_id]
+
+    def team(self, team_id: int) -> list[OnCall]:
+        """Return who is on call now on each of a team's rotations."""
+        return [found for rotation in self.rotations_of_team(team_id) if (found := self.rotation(rotation)) is not None]
 
 
 def coverage_gaps(session: Session, *, at: datetime, horizon: timedelta = GAP_HORIZON,

@@ -37,6 +37,6 @@ class FollowedEngine:
             elif now - self._checked >= self._check_seconds:
                 self._checked = now
                 newer = self._reader.current_policy(known_digest=self._engine.policy.digest)
-                if newer is not None:
-                    self._engine = RuleEngine(policy=newer)
+                if newer is not None:  # new rules, the same router: it keeps its lease on the samples
+                    self._engine = RuleEngine(policy=newer, instance_id=self._engine.instance_id)
             return self._engine

@@ -78,6 +78,16 @@ class Transaction:
         self._incidents[incident.id] = incident
         self.touch(ChangeEntity.INCIDENT, incident.id)
 
+    def checkpoint(self) -> tuple[int, dict[tuple[ChangeEntity, int], None], dict[int, Incident], int | None]:
+        """Return what this command has noted so far, to go back to if a savepoint inside it is rolled back."""
+        return len(self.pending_audit), dict(self._touched), dict(self._incidents), self.created_incident
+
+    def restore(self, state: tuple[int, dict[tuple[ChangeEntity, int], None], dict[int, Incident], int | None]) -> None:
+        """Forget what was noted after `checkpoint`: its rows were rolled back with the savepoint."""
+        audit_count, touched, incidents, created = state
+        del self.pending_audit[audit_count:]
+        self._touched, self._incidents, self.created_incident = touched, incidents, created
+
     def changes(self) -> Changes:
         return Changes(
             incidents=frozenset(i for e, i in self._touched if e is ChangeEntity.INCIDENT),

@@ -25,7 +25,8 @@ class Incident(Base):
     next_action: Mapped[str] = mapped_column(Text, default="")
     resolution: Mapped[str] = mapped_column(Text, default="")
     # Signals with this dedup key or fingerprint join this incident while it is open.
-    fingerprint: Mapped[str | None] = mapped_column(String(200), index=True)
+    # "<source>:<dedup key>": up to 64 + 1 + 255 characters (PagerDuty's longest key).
+    fingerprint: Mapped[str | None] = mapped_column(String(320), index=True)
     # Grouped under another incident (blast radius: downstream of an open foundational incident).
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
     # The severity a person set by hand: automation may raise above it, never lower it.
@@ -61,7 +62,7 @@ class Signal(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(64))
-    dedup_key: Mapped[str] = mapped_column(String(200))
+    dedup_key: Mapped[str] = mapped_column(String(255))  # PagerDuty's limit, the longest any format allows
     kind: Mapped[SignalKind] = mapped_column(str_enum(SignalKind))
     service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
     summary: Mapped[str] = mapped_column(Text)

@@ -250,8 +250,8 @@ def test_when_nobody_on_a_roster_can_answer_a_decision_says_so(db, uow, org, clo
     assert PageReason.COMMANDERS not in {reason for _, reason, _ in _pages(db, incident)}
     assert org.alice not in {p for p, r, _ in _pages(db, incident) if r is PageReason.COMMANDERS}  # not every holder
     summaries = [d.summary for d in _decisions(db, incident, DecisionKind.ROUTING)]
-    assert ("Nobody on incident-command can answer as an incident commander now: the impact policy pages an "
-            "incident commander at SEV1, and nobody was") in summaries
+    assert ("Nobody paged as an incident commander: nobody on incident-command can answer as an incident commander "
+            "now; the impact policy pages them at SEV1") in summaries
 
 
 def test_a_team_lead_on_leave_is_not_told_and_a_decision_says_so(db, uow, org, clock, escalating, staff) -> None:  # type: ignore[no-untyped-def]
@@ -328,8 +328,10 @@ def test_a_service_without_an_escalation_policy_still_wakes_its_on_call_once_and
     incident = _route(uow, clock, "checkout", "warning")
     # Bob is on call for the owning team: paged directly, since there are no tiers to page him through.
     assert _pages(db, incident) == {(org.bob, PageReason.ON_CALL, True), (org.alice, PageReason.TEAM_LEAD, False)}
-    assert ("checkout has no escalation policy: its on-call is paged once, with no tiers after them"
+    assert ("checkout has no escalation policy: there are no tiers to page one after another if nobody acknowledges"
             in [d.summary for d in _decisions(db, incident, DecisionKind.ESCALATION)])
+    assert any(d.startswith("Paged Bob Burns, on call for identity-primary")
+               for d in [d.summary for d in _decisions(db, incident, DecisionKind.ROUTING)])
 
 
 def test_a_page_at_night_is_marked_but_being_told_at_night_is_not(db, uow, org, clock, escalating) -> None:  # type: ignore[no-untyped-def]

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from console.dto import IncidentDetail
 from ui import theme
 from ui.engaged_model import COL_FATIGUE, EngagedModel
-from ui.explain import engaged_line, ladder_html, severity_line, why_html
+from ui.explain import engaged_line, ladder_html, not_escalating, severity_line, why_html
 from ui.timefmt import format_countdown, local_time
 from ui.timeline_model import TimelineModel
 
@@ -110,7 +110,7 @@ class IncidentDetailPanel(QWidget):
             return
         info = detail.escalation
         if info is None:
-            text = "— no escalation policy for this service —"
+            text = not_escalating(detail)
         elif info.running and info.next_due_at is not None:
             left = (info.next_due_at - now).total_seconds() if now else None
             when = f" in {format_countdown(left)}" if left is not None and left > 0 else (" now" if now else "")

@@ -98,11 +98,19 @@ def why_html(detail: IncidentDetail) -> str:
     return "".join(html)
 
 
+def not_escalating(detail: IncidentDetail) -> str:
+    """Say why an incident has no escalation running: its service has no policy, or its level wakes nobody."""
+    if detail.escalation_policy:
+        return (f"{detail.escalation_policy} has not started: {detail.row.severity.value} wakes nobody. Raise the "
+                f"severity, or escalate now (E), to page its tiers.")
+    return "This service has no escalation policy: nobody is paged tier by tier."
+
+
 def ladder_html(detail: IncidentDetail, *, now: datetime | None) -> str:
     """Return the Escalation tab: every step with who was paged, when, answered or not, and the next countdown."""
     info = detail.escalation
     if info is None:
-        return "<p>This service has no escalation policy: nobody is paged tier by tier.</p>"
+        return f"<p>{escape(not_escalating(detail))}</p>"
     if info.running and info.next_due_at is not None and now is not None:
         left = (info.next_due_at - now).total_seconds()
         head = f"Next: {escape(info.next_tier)} in <b>{format_countdown(left)}</b>" if left > 0 else \

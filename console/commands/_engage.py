@@ -15,6 +15,7 @@ from console import decisions
 from console.commands.escalation import apply_start
 from console.escalation import is_night
 from console.commands._common import on_call_now
+from console.oncall import OnCall
 from console.policy_store import stored_policy
 from console.routing.definitions import Policy, SeverityLevel
 from console.routing.graph import dependents
@@ -67,13 +68,13 @@ def apply_engage(tx: Transaction, incident: Incident) -> None:
             if recipient is Recipient.OWNER_ROTATION and urgent and escalating:
                 continue  # paged through the escalation policy, tier by tier; without one, directly below
             candidates = list(_resolve(tx, incident, service, recipient))
-            if not candidates and (rosters := _rosters_of(tx, incident, recipient)):
-                # A roster says who answers for the role, and nobody on it can now: say so, never stay silent.
+            if not candidates and (nobody := _nobody_text(tx, incident, service, recipient)):
+                # The policy names someone and nobody can be found: say so, never stay silent.
                 decisions.record(tx, incident_id=incident.id, kind=DecisionKind.ROUTING, rule_id=recipient.value,
                                  policy_version=policy.version,
-                                 summary=f"Nobody on {rosters} can answer as {_ROLE_WORDS[recipient]} now: the impact "
-                                         f"policy {'pages' if urgent else 'informs'} {LABEL[recipient]} at "
-                                         f"{incident.severity}, and nobody was")
+                                 summary=f"Nobody {'paged' if urgent else 'told'} as {LABEL[recipient]}: {nobody}; "
+                                         f"the impact policy {'pages' if urgent else 'informs'} them at "
+                                         f"{incident.severity}")
             for candidate in candidates:
                 if engaged.get(candidate.person_id) is True or (candidate.person_id in engaged and not urgent):
                     continue  # paged already, or told already and still only to be told
@@ -108,18 +109,21 @@ def _resolve(tx: Transaction, incident: Incident, service: Service, recipient: R
     """Return the people a recipient stands for right now, each with why it is them."""
     session = tx.session
     if recipient is Recipient.OWNER_ROTATION:
-        return [_Candidate(oc.person_id, f"on call for {oc.rotation}, which owns {service.name}")
+        return [_Candidate(oc.person_id, f"on call for {oc.rotation}{_covering(oc)}, which owns {service.name}")
                 for oc in on_call_now(tx).team(service.team_id)]
     if recipient is Recipient.TEAM_LEAD:
         team = session.get(Team, incident.team_id or service.team_id)
-        return [_Candidate(team.lead_id, f"the lead of {team.name}, which owns {service.name}")] if team and team.lead_id else []
+        lead = session.get(Person, team.lead_id) if team and team.lead_id else None
+        if lead is None or not lead.active:
+            return []  # no lead, or one who has left: nobody to tell (said below)
+        return [_Candidate(lead.id, f"the lead of {team.name}, which owns {service.name}")]  # type: ignore[union-attr]
     if recipient is Recipient.DEPENDENT_ROTATIONS:
         found: list[_Candidate] = []
         for dependent_id in sorted(dependents(session, service_id=service.id)):
             dependent = session.get_one(Service, dependent_id)
             for oc in on_call_now(tx).team(dependent.team_id):
-                found.append(_Candidate(oc.person_id, f"on call for {oc.rotation}, and {dependent.name} depends on "
-                                                      f"{service.name} ({service.tier})"))
+                found.append(_Candidate(oc.person_id, f"on call for {oc.rotation}{_covering(oc)}, and {dependent.name}"
+                                                      f" depends on {service.name} ({service.tier})"))
         return found
     if recipient is Recipient.INCIDENT_COMMANDERS and incident.commander_id is not None:
         return []  # it has a commander: nobody else needs waking to command it
@@ -127,11 +131,30 @@ def _resolve(tx: Transaction, incident: Incident, service: Service, recipient: R
     rosters = list(session.execute(select(Rotation).where(Rotation.roster_role == role).order_by(Rotation.name))
                    .scalars())
     if rosters:  # a roster says who answers for the role now; otherwise every holder of the role is engaged
-        return [_Candidate(oc.person_id, f"{_ROLE_WORDS[recipient]}, on call for {oc.rotation}")
+        return [_Candidate(oc.person_id, f"{_ROLE_WORDS[recipient]}, on call for {oc.rotation}{_covering(oc)}")
                 for roster in rosters if (oc := on_call_now(tx).rotation(roster))]
     holders = session.execute(select(Person.id).join(PersonRoleGrant).where(
         PersonRoleGrant.role == role, Person.active.is_(True)).order_by(Person.id)).scalars()
     return [_Candidate(person_id, _ROLE_WORDS[recipient]) for person_id in holders]
+
+
+def _covering(on_call: OnCall) -> str:
+    """Return ' (covering: Lena Hansen is on leave (PTO))' when the person stands in for someone, else ''."""
+    return f" ({on_call.note})" if on_call.note.startswith("covering") else ""
+
+
+def _nobody_text(tx: Transaction, incident: Incident, service: Service, recipient: Recipient) -> str:
+    """Say why a recipient the policy names has nobody to engage now ("" when nobody is expected)."""
+    if recipient is Recipient.OWNER_ROTATION:
+        rotations = [r.name for r in on_call_now(tx).rotations_of_team(service.team_id)]
+        if not rotations:
+            return f"{service.name}'s team has no on-call rotation"
+        return f"nobody is on call for {', '.join(rotations)} (everyone away, or no layer on duty)"
+    if recipient is Recipient.TEAM_LEAD:
+        return f"{service.name}'s team has no lead in the active roster"
+    if recipient in _ROLE and (rosters := _rosters_of(tx, incident, recipient)):
+        return f"nobody on {rosters} can answer as {_ROLE_WORDS[recipient]} now"
+    return ""
 
 
 def _rosters_of(tx: Transaction, incident: Incident, recipient: Recipient) -> str:

@@ -6,7 +6,8 @@ from sqlalchemy import select
 
 from console import decisions
 from console.changes import Changes
-from console.commands._common import load_incident, load_service, on_call_now
+from console.commands._common import load_incident, load_service, on_call_now, require_open
+from console.errors import InvalidTransition
 from console.escalation import (
     Snapshot, Unavailable, due_after, is_night, resolve_tier, running_due, snapshot_for,
 )
@@ -24,8 +25,8 @@ def apply_start(tx: Transaction, incident: Incident) -> None:
     snapshot = snapshot_for(tx.session, service=service)
     if snapshot is None:
         decisions.record(tx, incident_id=incident.id, kind=DecisionKind.ESCALATION, rule_id="no-policy",
-                         summary=f"{service.name} has no escalation policy: its on-call is paged once, with no "
-                                 f"tiers after them")
+                         summary=f"{service.name} has no escalation policy: there are no tiers to page one after "
+                                 f"another if nobody acknowledges")
         return
     escalation = Escalation(incident_id=incident.id, policy_name=snapshot.policy, snapshot=snapshot.to_json(),
                             state=EscalationState.RUNNING, started_at=tx.now, step=0, step_due_at=tx.now)
@@ -39,8 +40,9 @@ def apply_restart(tx: Transaction, incident: Incident) -> None:
     if escalation is None:
         apply_start(tx, incident)
         return
-    escalation.state, escalation.step, escalation.step_due_at, escalation.stop_reason = (
-        EscalationState.RUNNING, 0, tx.now, "")
+    # A new run: the ladder shows this run's pages, from started_at on, not the last run's.
+    escalation.state, escalation.step, escalation.step_due_at, escalation.stop_reason, escalation.started_at = (
+        EscalationState.RUNNING, 0, tx.now, "", tx.now)
     apply_step(tx, escalation, incident)
 
 
@@ -123,7 +125,13 @@ def escalate_now(uow: UnitOfWork, *, actor_id: int, incident_id: int, idempotenc
     """Page the next tier now, without waiting for its timeout (also after an acknowledgement: more hands)."""
     with uow.transaction(actor_id=actor_id, idempotency_key=idempotency_key) as tx:
         incident = load_incident(tx, incident_id)
+        # An "escalate now" kept offline and replayed after someone resolved the incident must page nobody.
+        require_open(incident, action="escalate")
         escalation = tx.session.get(Escalation, incident.id, with_for_update=True)
+        if escalation is None and snapshot_for(tx.session, service=load_service(tx, incident.service_id)) is None:
+            raise InvalidTransition(f"{load_service(tx, incident.service_id).name} has no escalation policy, so there "
+                                    f"is no next tier to page: assign an owner (O) or a commander (C) to engage "
+                                    f"someone")
         if escalation is None:
             apply_start(tx, incident)
         else:

@@ -14,10 +14,10 @@ from console.changes import Changes
 from console.commands._common import clean_text, load_incident, load_service, require_open
 from console.commands._incident_ops import apply_open
 from console.commands.escalation import stop_with_reason
-from console.commands.routing import UNGROUP_RULE
+from console.commands.routing import UNGROUP_RULE, lock_fingerprints
 from console.dto import incident_ref
 from console.errors import InvalidInput, InvalidTransition
-from console.uow import UnitOfWork
+from console.uow import Transaction, UnitOfWork
 from models.enums import AuditAction, ChangeEntity, DecisionKind, EscalationState, IncidentOrigin, TimelineKind
 from models.incident import IncidentService, Signal
 from models.routing import Escalation
@@ -28,6 +28,9 @@ def ungroup_service(uow: UnitOfWork, *, actor_id: int, incident_id: int, service
     """Take a grouped service out of an incident: its signals move to a new incident that pages its own team."""
     reason = clean_text(reason, field="a reason for splitting the service off", limit=2000)
     with uow.transaction(actor_id=actor_id, idempotency_key=idempotency_key) as tx:
+        # The service's alerts first, the incident row after: a router attaching one of them holds that alert's
+        # lock and then needs the incident row; taking them in the same order means neither waits for the other.
+        _lock_alerts_of(tx, incident_id=incident_id, service_id=service_id)
         parent = load_incident(tx, incident_id)
         require_open(parent, action="split a service off")
         service = load_service(tx, service_id)
@@ -62,6 +65,19 @@ def ungroup_service(uow: UnitOfWork, *, actor_id: int, incident_id: int, service
                                                           "reason": reason})
         tx.touch_incident(parent)
     return tx.changes()
+
+
+def _lock_alerts_of(tx: Transaction, *, incident_id: int, service_id: int) -> None:
+    """Lock every alert of the service on the incident (PostgreSQL), until the set stops growing."""
+    locked: set[str] = set()
+    for _ in range(3):  # a router may attach a new alert of the service while the locks are taken: look again
+        found = {f"{source}:{key}" for source, key in tx.session.execute(
+            select(Signal.source, Signal.dedup_key).where(Signal.incident_id == incident_id,
+                                                         Signal.service_id == service_id).distinct())}
+        if found <= locked:
+            return
+        lock_fingerprints(tx, fingerprints=found - locked)
+        locked |= found
 
 
 def stop_escalation(uow: UnitOfWork, *, actor_id: int, incident_id: int, reason: str,

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, func, or_, select, text, tuple_, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from console import decisions
 from console.changes import Changes
@@ -23,7 +26,7 @@ from console.commands._incident_ops import (
 )
 from console.commands.escalation import apply_restart
 from console.dto import incident_ref
-from console.errors import InvalidInput
+from console.errors import Conflict, DatabaseUnavailable, InvalidInput
 from console.ingest.events import EventAction, SignalEvent
 from console.routing.graph import service_edges, upstream_incident
 from console.routing.rules import Decision as RuleDecision
@@ -32,6 +35,7 @@ from console.uow import Transaction, UnitOfWork
 from models.enums import (
     AuditAction, ChangeEntity, DecisionKind, IncidentOrigin, IncidentStatus, Severity, SignalKind, TimelineKind,
 )
+from models.audit import Meta
 from models.incident import Incident, IncidentService, Signal
 from models.org import Person, Service
 from models.routing import Decision
@@ -40,6 +44,8 @@ log = logging.getLogger(__name__)
 
 FLAP_WINDOW = timedelta(minutes=15)
 PENDING_BATCH = 500
+SAMPLE_LEASE_KEY = "sample-router"  # console_meta: which router's rule engine judges the samples in the table
+SAMPLE_LEASE = timedelta(seconds=30)
 UNGROUP_RULE = "ungroup"  # rule id of a person's decision to take a service out of a blast radius
 # The sender's own word for how bad it is -> the taxonomy's level; anything else falls back to SEV3 (and says so).
 HINT_SEVERITY = {
@@ -77,6 +83,27 @@ class _Observation:
 
 def route_signals(uow: UnitOfWork, *, events: Sequence[SignalEvent], engine: RuleEngine | None = None) -> Changes:
     """Take one request's signals in one transaction and act on each, with the reason recorded."""
+    with _rules_follow(engine):
+        return _route_events(uow, events=events, engine=engine)
+
+
+@contextmanager
+def _rules_follow(engine: RuleEngine | None) -> Iterator[None]:
+    """Keep the rule engine's decisions only if the transaction that acted on them commits: a rule that fired in
+    a transaction that failed fires again when the sender retries."""
+    if engine is None:
+        yield
+        return
+    engine.begin()
+    try:
+        yield
+    except BaseException:
+        engine.rollback()
+        raise
+    engine.commit()
+
+
+def _route_events(uow: UnitOfWork, *, events: Sequence[SignalEvent], engine: RuleEngine | None) -> Changes:
     with uow.transaction(actor_id=None) as tx:
         named = sorted({event.service or "" for event in events})
         services = {s.name: s for s in tx.session.execute(select(Service).where(Service.name.in_(named))).scalars()}
@@ -94,9 +121,29 @@ def route_signals(uow: UnitOfWork, *, events: Sequence[SignalEvent], engine: Rul
 
 
 def route_pending_signals(uow: UnitOfWork, *, engine: RuleEngine | None = None, limit: int = PENDING_BATCH) -> Changes:
-    """Route rows written straight into the signals table (no `routed_at` yet), oldest first, in one transaction."""
+    """Route rows written straight into the signals table (no `routed_at` yet), oldest first, in one transaction.
+
+    A row that cannot be routed (a value no rule can take, a key too long for the database) must not hold up
+    every row behind it: the batch is then routed again row by row, each in a savepoint, and such a row is set
+    aside with the reason.
+    """
+    try:
+        with _rules_follow(engine):
+            return _route_pending(uow, engine=engine, limit=limit, careful=False)
+    except (DatabaseUnavailable, Conflict):
+        raise  # the database's fault, not a row's: the next poll tries again
+    except Exception:  # noqa: BLE001 - some row failed: find it, and route the others
+        log.warning("a pending signal could not be routed; routing the batch row by row", exc_info=True)
+        with _rules_follow(engine):
+            return _route_pending(uow, engine=engine, limit=limit, careful=True)
+
+
+def _route_pending(uow: UnitOfWork, *, engine: RuleEngine | None, limit: int, careful: bool) -> Changes:
     with uow.transaction(actor_id=None) as tx:
         query = select(Signal).where(Signal.routed_at.is_(None)).order_by(Signal.id).limit(limit)
+        if engine is not None and not _leads_samples(tx, engine):
+            # Another router's engine judges the samples: a rule sees a whole series or nothing of it.
+            query = query.where(Signal.kind.not_in((SignalKind.METRIC, SignalKind.SENTIMENT)))
         if tx.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)  # another console routing at once takes the others
         router = _Router(tx, engine)
@@ -108,8 +155,41 @@ def route_pending_signals(uow: UnitOfWork, *, engine: RuleEngine | None = None, 
         router.lock_fingerprints(unrouted)
         router.prefetch(unrouted)
         for row in rows:
-            router.route_row(row)
+            if careful:
+                router.route_row_in_savepoint(row)
+            else:
+                router.route_row(row)
     return tx.changes()
+
+
+def _leads_samples(tx: Transaction, engine: RuleEngine) -> bool:
+    """Take or renew the lease on judging metric and sentiment rows; say whether this router holds it.
+
+    Every console and ingest server routes rows from the table, each with a rule engine of its own; if they
+    shared out the samples, each engine would see part of every series (half the tickets of a surge) and no
+    rule would fire. The lease lapses SAMPLE_LEASE after its holder stops, and another router takes over.
+    """
+    lease = tx.session.get(Meta, SAMPLE_LEASE_KEY, with_for_update=True)
+    holder, _, until = (lease.value if lease else "").partition(" ")
+    if lease is not None and holder != engine.instance_id and until and datetime.fromisoformat(until) > tx.now:
+        return False
+    value = f"{engine.instance_id} {(tx.now + SAMPLE_LEASE).isoformat()}"
+    if lease is None:
+        tx.session.add(Meta(key=SAMPLE_LEASE_KEY, value=value))
+    else:
+        lease.value = value
+    return True
+
+
+def lock_fingerprints(tx: Transaction, *, fingerprints: set[str]) -> None:
+    """On PostgreSQL, hold a lock per alert fingerprint until commit, so that two routers given the same alert at
+    once (two ingest servers behind Alertmanager's HA pair, a console and a server) open one incident, and a
+    person splitting a service off never races a router attaching that service's alerts."""
+    if not fingerprints or tx.session.get_bind().dialect.name != "postgresql":
+        return  # SQLite: BEGIN IMMEDIATE already lets one writer in at a time
+    # Sorted, so two batches with the same alerts in another order wait for each other instead of deadlocking;
+    # one statement for the whole batch, as each round trip costs more than the lock.
+    tx.session.execute(FINGERPRINT_LOCK, {"space": FINGERPRINT_LOCK_SPACE, "fingerprints": sorted(fingerprints)})
 
 
 def has_pending_signals(uow: UnitOfWork) -> bool:
@@ -155,7 +235,9 @@ class _Router:
         rest = [pair for fingerprint, pair in wanted.items() if found[fingerprint] is None]
         if rest:
             # The newest signal of each alert says where it went last (after a split: where the signals moved).
-            newest = (select(func.max(Signal.id)).where(tuple_(Signal.source, Signal.dedup_key).in_(rest))
+            # Routed signals only: a row waiting in the table (this very one, perhaps) has not gone anywhere yet.
+            newest = (select(func.max(Signal.id)).where(tuple_(Signal.source, Signal.dedup_key).in_(rest),
+                                                        Signal.incident_id.is_not(None))
                       .group_by(Signal.source, Signal.dedup_key))
             joined = self.tx.session.execute(
                 select(Signal.source, Signal.dedup_key, Incident).join(Incident, Incident.id == Signal.incident_id)
@@ -165,15 +247,8 @@ class _Router:
         return found
 
     def lock_fingerprints(self, items: Sequence[_Observation | Signal]) -> None:
-        """On PostgreSQL, hold a lock per alert fingerprint until commit, so that two routers given the same alert
-        at once (two ingest servers behind Alertmanager's HA pair, a console and a server) open one incident."""
-        if self.tx.session.get_bind().dialect.name != "postgresql":
-            return  # SQLite: BEGIN IMMEDIATE already lets one writer in at a time
-        # Sorted, so two batches with the same alerts in another order wait for each other instead of deadlocking;
-        # one statement for the whole batch, as each round trip costs more than the lock.
-        fingerprints = sorted({f"{item.source}:{item.dedup_key}" for item in items})
-        if fingerprints:
-            self.tx.session.execute(FINGERPRINT_LOCK, {"space": FINGERPRINT_LOCK_SPACE, "fingerprints": fingerprints})
+        """Hold a lock per alert until commit (see lock_fingerprints)."""
+        lock_fingerprints(self.tx, fingerprints={f"{item.source}:{item.dedup_key}" for item in items})
 
     def readable_rows(self, query: Select[tuple[Signal]]) -> list[Signal]:
         """Load the pending rows one by one, setting aside with the reason each one that cannot be read."""
@@ -182,12 +257,35 @@ class _Router:
             try:
                 rows.append(self.tx.session.get_one(Signal, row_id))
             except (LookupError, ValueError) as error:
-                self.tx.session.execute(update(Signal).where(Signal.id == row_id).values(routed_at=self.tx.now)
-                                        .execution_options(synchronize_session=False))
-                decisions.record(self.tx, incident_id=None, signal_id=row_id, kind=DecisionKind.ROUTING,
-                                 rule_id="unroutable", summary=f"signal #{row_id} cannot be read ({error}): not routed")
-                log.warning("signal #%d cannot be read (%s): set aside, not routed", row_id, error)
+                self._set_aside(row_id=row_id, why=f"cannot be read ({error})")
         return rows
+
+    def route_row_in_savepoint(self, row: Signal) -> None:
+        """Route one row; if that fails, undo just its part and set the row aside with the reason."""
+        state, caches = self.tx.checkpoint(), self._caches()
+        mark = self.engine.mark() if self.engine is not None else 0
+        try:
+            with self.tx.session.begin_nested():
+                self.route_row(row)
+        except (DatabaseUnavailable, OperationalError, InterfaceError):
+            raise
+        except Exception as error:  # noqa: BLE001 - this row's fault: it is set aside, the rest go on
+            self.tx.restore(state)
+            self._by_fingerprint, self._parents, self._grouped = caches
+            if self.engine is not None:
+                self.engine.rollback(to=mark)
+            reason = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+            self._set_aside(row_id=row.id, why=f"could not be routed ({reason})")
+
+    def _caches(self) -> tuple[dict[str, Incident | None], dict[int, Incident | None], dict[int, set[int]]]:
+        return dict(self._by_fingerprint), dict(self._parents), {k: set(v) for k, v in self._grouped.items()}
+
+    def _set_aside(self, *, row_id: int, why: str) -> None:
+        self.tx.session.execute(update(Signal).where(Signal.id == row_id).values(routed_at=self.tx.now)
+                                .execution_options(synchronize_session=False))
+        decisions.record(self.tx, incident_id=None, signal_id=row_id, kind=DecisionKind.ROUTING,
+                         rule_id="unroutable", summary=f"signal #{row_id} {why}: not routed")
+        log.warning("signal #%d %s: set aside, not routed", row_id, why)
 
     def route_row(self, row: Signal) -> None:
         """Route one pending row; a row that cannot be routed is set aside with the reason, never retried forever."""
@@ -204,10 +302,9 @@ class _Router:
             attributes = {str(k): str(v) for k, v in json.loads(row.attributes or "{}").items()}
         except (ValueError, AttributeError):
             attributes = None
-        if service is None or attributes is None:
+        why = _unroutable(row, service=service, attributes=attributes, engine=self.engine)
+        if why:
             row.routed_at = tx.now
-            why = ("names no service" if service is None else
-                   f"has attributes that are not a JSON object of strings: {row.attributes[:80]!r}")
             decisions.record(tx, incident_id=None, signal_id=row.id, kind=DecisionKind.ROUTING,
                              rule_id="unroutable", summary=f"signal #{row.id} from {row.source} {why}: not routed")
             log.warning("signal #%d from %s %s: set aside, not routed", row.id, row.source, why)
@@ -403,6 +500,23 @@ class _Router:
                          summary=why, inputs={"service": service.name, "fingerprint": obs.dedup_key})
         self.tx.audit(action=AuditAction.INCIDENT_GROUP, subject_type=ChangeEntity.INCIDENT, subject_id=parent.id,
                       before={}, after={"grouped": service.name})
+
+
+def _unroutable(row: Signal, *, service: Service | None, attributes: dict[str, str] | None,
+                engine: RuleEngine | None) -> str:
+    """Say why a row written into the table cannot be routed ("" when it can)."""
+    if service is None:
+        return "names no service"
+    if attributes is None:
+        return f"has attributes that are not a JSON object of strings: {row.attributes[:80]!r}"
+    if row.kind in (SignalKind.METRIC, SignalKind.SENTIMENT):
+        if row.kind is SignalKind.METRIC and row.value is None:
+            return "is a metric sample without a value"
+        if row.value is not None and not math.isfinite(row.value):
+            return f"has the value {row.value}, which no rule can judge"
+        if engine is None:
+            return "is a sample for the rule engine, and this router runs without one"
+    return ""
 
 
 def _signal(obs: _Observation, *, summary: str | None = None) -> SignalInput:

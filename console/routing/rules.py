@@ -22,6 +22,7 @@ burn rate needs its short window full (else both windows would say the same thin
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -123,8 +124,11 @@ class _Route:
 class RuleEngine:
     """Evaluate a policy's rules against a stream of samples."""
 
-    def __init__(self, *, policy: Policy) -> None:
+    def __init__(self, *, policy: Policy, instance_id: str | None = None) -> None:
         self.policy = policy
+        # Who holds these windows: where several processes route, one of them judges the samples written into
+        # the database (console/commands/routing.py leases that job), and the lease names the engine.
+        self.instance_id = instance_id or uuid.uuid4().hex
         self._by_metric: dict[str, list[Rule]] = {}
         for rule in policy.rules:
             self._by_metric.setdefault(rule.metric.value, []).append(rule)
@@ -132,6 +136,37 @@ class RuleEngine:
         self._series: dict[tuple[str, str], Series] = {}
         self._episodes: dict[tuple[str, str], _Episode] = {}  # (rule id, service)
         self._reports: dict[tuple[str, str], dict[str, float]] = {}
+        # While a transaction acts on the decisions: how each episode and report was before it changed.
+        self._journal: list[tuple[object, object]] | None = None
+
+    def begin(self) -> None:
+        """Start remembering changes to the rules' state, so that `rollback` can undo them."""
+        self._journal = []
+
+    def mark(self) -> int:
+        """Return a point to roll back to (a savepoint inside the transaction)."""
+        return len(self._journal) if self._journal is not None else 0
+
+    def rollback(self, *, to: int = 0) -> None:
+        """Undo what the rules decided since `begin` (or `mark`): the transaction that acted on it failed.
+
+        Episodes and reports go back as they were, so a rule that fired fires again when the sender retries;
+        the samples stay (they were observed) and are not counted twice (see Series.add).
+        """
+        journal = self._journal or []
+        while len(journal) > to:
+            target, before = journal.pop()
+            if isinstance(target, _Episode):
+                target.true_since, target.false_since, target.fired = before  # type: ignore[misc]
+            else:
+                target.clear()  # type: ignore[attr-defined]
+                target.update(before)  # type: ignore[attr-defined]
+        if to == 0:
+            self._journal = None
+
+    def commit(self) -> None:
+        """Forget the journal: the transaction that acted on the decisions committed."""
+        self._journal = None
 
     def observe(self, *, sample: Sample) -> list[Decision]:
         """Take one sample; return the decisions of the rules it made fire (usually none)."""
@@ -145,7 +180,10 @@ class RuleEngine:
             if not series.add(at=at, value=sample.value):
                 return decisions
             now = series.times[-1]
+            journal = self._journal
             for check, episode in route.checks:
+                if journal is not None:
+                    journal.append((episode, (episode.true_since, episode.false_since, episode.fired)))
                 if not check.holds():
                     if episode.false_since is None:  # the common case, inlined: most rules are quiet most of the time
                         episode.false_since, episode.true_since = now, None
@@ -184,6 +222,8 @@ class RuleEngine:
         account = attributes.get("account", "")
         at = sample.at.timestamp()
         for rule, in_force in route.reports:
+            if self._journal is not None:
+                self._journal.append((in_force, dict(in_force)))
             matches = all(str(attributes.get(key, "")).strip().lower() in wanted for key, wanted in rule.match.items())
             until = in_force.get(account)
             if not matches:

@@ -152,9 +152,15 @@ class Series:
         return window
 
     def add(self, *, at: float, value: float) -> bool:
-        """Take one sample; return False when it is older than every window and was dropped."""
+        """Take one sample; return False when it is older than every window and was dropped.
+
+        A sample equal to one already held (same time, same value) is the same observation sent again, as a
+        sender retries a request the console could not store: it is not counted twice.
+        """
         times, values = self.times, self.values
-        if times and at < times[-1]:
+        if times and at <= times[-1]:
+            if at == times[-1] and value == values[-1]:
+                return True  # the same observation again (a sender's retry): counted once, judged again
             return self._insert_late(at, value)
         if self.started is None:
             self.started = at
@@ -192,6 +198,8 @@ class Series:
         if not self._windows or at <= newest - self._windows[0].seconds:
             return False
         position = bisect_right(self.times, at)
+        if position and self.times[position - 1] == at and self.values[position - 1] == value:
+            return True  # a retried request's earlier sample: already counted
         self.times.insert(position, at)
         self.values.insert(position, value)
         self.end += 1

@@ -12,7 +12,7 @@ Signals gain the sender's severity word, descriptive attributes, and `routed_at`
 the table by any client has none and is routed by the next console or ingest server that looks. Existing rows
 were routed when they were written.
 """
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -28,7 +28,7 @@ depends_on = None
 
 NEW_ORGANISATION_TABLES = ("rotation_layers", "rotation_layer_members")
 # Batch mode rebuilds these on SQLite, dropping their change-log triggers: they are recreated below.
-REBUILT = ("rotations", "signals")
+REBUILT = ("rotations", "signals", "incidents")
 
 
 def upgrade() -> None:
@@ -72,7 +72,13 @@ def upgrade() -> None:
                                                              name="personrole", native_enum=False, length=32),
                                       nullable=True))
 
+    with op.batch_alter_table("incidents", schema=None) as batch_op:
+        # A PagerDuty dedup key may be 255 characters; with its source, a fingerprint up to 320.
+        batch_op.alter_column("fingerprint", existing_type=sa.String(length=200), type_=sa.String(length=320),
+                              existing_nullable=True)
     with op.batch_alter_table("signals", schema=None) as batch_op:
+        batch_op.alter_column("dedup_key", existing_type=sa.String(length=200), type_=sa.String(length=255),
+                              existing_nullable=False)
         batch_op.add_column(sa.Column("severity_hint", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("attributes", sa.Text(), nullable=False, server_default="{}"))
         batch_op.add_column(sa.Column("routed_at", models.base.UTCDateTime(timezone=True), nullable=True))
@@ -111,16 +117,25 @@ def _copy_rotations_into_layers() -> None:
             zone, zone_name = ZoneInfo("UTC"), "UTC"
         # Handoffs are whole minutes: a stray second in an old anchor must not make the layer invalid.
         start = start.replace(second=0, microsecond=0)
-        local = start.astimezone(zone)
+        members = [r[0] for r in bind.execute(sa.text("SELECT person_id FROM rotation_members WHERE rotation_id = :r "
+                                                      "ORDER BY position"), {"r": rotation_id})]
+        # A local time names its first occurrence: an anchor in the repeated hour of a fall-back night cannot be
+        # a handoff. Start one turn later instead, with the next member first, so everyone keeps their turns.
+        for _ in range(len(members) + 1):
+            local = start.astimezone(zone)
+            if local.replace(tzinfo=None).replace(tzinfo=zone, fold=0).astimezone(timezone.utc) == start:
+                break
+            start += timedelta(hours=shift_hours)
+            members = members[1:] + members[:1]
         layer_id = bind.execute(
             sa.text("INSERT INTO rotation_layers (rotation_id, position, name, starts_at, shift_minutes, handoff, "
                     "timezone) VALUES (:r, 0, 'base', :s, :m, :h, :z) RETURNING id"),
             {"r": rotation_id, "s": utc.process_bind_param(start, bind.dialect), "m": shift_hours * 60,
              "h": f"{local:%H:%M}", "z": zone_name},
         ).scalar()
-        bind.execute(sa.text("INSERT INTO rotation_layer_members (layer_id, position, person_id) "
-                             "SELECT :l, position, person_id FROM rotation_members WHERE rotation_id = :r"),
-                     {"l": layer_id, "r": rotation_id})
+        for position, person_id in enumerate(members):
+            bind.execute(sa.text("INSERT INTO rotation_layer_members (layer_id, position, person_id) "
+                                 "VALUES (:l, :p, :person)"), {"l": layer_id, "p": position, "person": person_id})
 
 
 def _parse(value: str | datetime) -> datetime:
