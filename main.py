@@ -276,7 +276,7 @@ class _RoutingSink:
 
     def route_pending(self) -> None:
         """Route rows other clients wrote straight into the signals table."""
-        from console.commands.routing import has_pending_signals, route_pending_signals
+        from console.commands.signal_rows import has_pending_signals, route_pending_signals
 
         while has_pending_signals(self._uow):
             changes = []

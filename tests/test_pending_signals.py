@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from console import commands
 from console.audit import verify_chain
-from console.commands.routing import has_pending_signals, route_pending_signals
+from console.commands.signal_rows import has_pending_signals, route_pending_signals
 from console.db import open_database
 from console.routing.policy import default_policy
 from console.routing.rules import RuleEngine

@@ -11,7 +11,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
 from console import commands, queries
-from console.commands.routing import has_pending_signals, route_pending_signals, route_signals
+from console.commands.routing import route_signals
+from console.commands.signal_rows import has_pending_signals, route_pending_signals
 from console.ingest.events import EventAction, SignalEvent, SignalKind, SignalSource
 from console.routing.policy import default_policy
 from console.routing.rules import RuleEngine

@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from console import commands
 from console.changes import Changes
-from console.commands.routing import has_pending_signals
+from console.commands.signal_rows import has_pending_signals
 from console.policy_follow import FollowedEngine
 from console.queries import Reader
 from console.uow import UnitOfWork

@@ -5,7 +5,8 @@ from console.commands.demo import demo_step, seed_demo
 from console.commands.escalation import escalate_now, escalation_tick
 from console.commands.overrides import stop_escalation, ungroup_service
 from console.commands.policy import load_policy
-from console.commands.routing import route_pending_signals, route_signals
+from console.commands.routing import route_signals
+from console.commands.signal_rows import route_pending_signals
 from console.commands.incidents import (
     SignalInput,
     acknowledge,
