@@ -69,29 +69,39 @@ def test_every_watched_table_still_logs_its_changes_after_all_migrations(db, org
         assert triggers == set(INCIDENT_TABLES) | set(ORGANISATION_TABLES)
 
 
-def test_0004_turns_each_rotation_into_a_layer_that_hands_off_at_the_anchors_local_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """A database made before layers keeps its on-call answers, now with handoffs in the rotation's own zone."""
-    from datetime import datetime, timezone
-
+def _rotation_made_before_layers(tmp_path, *, anchor: str, extra: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+    """A database at 0003 with Ann and Ben on a daily London rotation anchored at `anchor` (UTC), upgraded."""
     from alembic import command
-
-    from console.oncall import on_call_for_rotation
-    from models.policy import Rotation
 
     db = open_database(f"sqlite:///{tmp_path / 'old.db'}")
     config = _alembic_config()
     with db.engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "0003")
-        conn.execute(text("INSERT INTO people (id, handle, name, email, title, timezone, active) VALUES "
-                          "(1, 'ann', 'Ann', 'a@x', '', 'UTC', 1), (2, 'ben', 'Ben', 'b@x', '', 'UTC', 1)"))
-        # Daily turns from 08:00 London time on a winter day (08:00 UTC), before the change to summer time.
-        conn.execute(text("INSERT INTO rotations (id, name, team_id, anchor, shift_hours, timezone) VALUES "
-                          "(1, 'old', NULL, '2026-03-20 08:00:00.000000', 24, 'Europe/London')"))
-        conn.execute(text("INSERT INTO rotation_members (rotation_id, position, person_id) VALUES (1, 0, 1), (1, 1, 2)"))
-        conn.execute(text("INSERT INTO signals (source, dedup_key, kind, service_id, summary, value, observed_at, "
-                          "incident_id) VALUES ('x', 'k', 'alert', NULL, 's', NULL, '2026-03-20 08:00:00.000000', NULL)"))
+        for statement in (
+            "INSERT INTO people (id, handle, name, email, title, timezone, active) VALUES "
+            "(1, 'ann', 'Ann', 'a@x', '', 'UTC', 1), (2, 'ben', 'Ben', 'b@x', '', 'UTC', 1)",
+            f"INSERT INTO rotations (id, name, team_id, anchor, shift_hours, timezone) VALUES "
+            f"(1, 'old', NULL, '{anchor}', 24, 'Europe/London')",
+            "INSERT INTO rotation_members (rotation_id, position, person_id) VALUES (1, 0, 1), (1, 1, 2)",
+            *extra,
+        ):
+            conn.execute(text(statement))
     upgrade(db)
+    return db
+
+
+def test_0004_turns_each_rotation_into_a_layer_that_hands_off_at_the_anchors_local_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A database made before layers keeps its on-call answers, now with handoffs in the rotation's own zone."""
+    from datetime import datetime, timezone
+
+    from console.oncall import on_call_for_rotation
+    from models.policy import Rotation
+
+    # Daily turns from 08:00 London time on a winter day (08:00 UTC), before the change to summer time.
+    db = _rotation_made_before_layers(tmp_path, anchor="2026-03-20 08:00:00.000000", extra=(
+        "INSERT INTO signals (source, dedup_key, kind, service_id, summary, value, observed_at, incident_id) "
+        "VALUES ('x', 'k', 'alert', NULL, 's', NULL, '2026-03-20 08:00:00.000000', NULL)",))
     with db.reader() as s:
         rotation = s.get_one(Rotation, 1)
         layer = rotation.layers[0]
@@ -102,6 +112,23 @@ def test_0004_turns_each_rotation_into_a_layer_that_hands_off_at_the_anchors_loc
         assert on_call is not None and on_call.since == datetime(2026, 3, 30, 7, 0, tzinfo=timezone.utc)
         assert s.execute(text("SELECT routed_at IS NOT NULL FROM signals")).scalar() == 1  # old rows count as routed
     db.dispose()
+
+
+def test_0004_keeps_a_rotation_anchored_in_the_repeated_autumn_hour_on_call(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """01:30 UTC on 25 Oct 2026 is the second 01:30 in London: no handoff can name it, so the layer starts one turn
+    later with the next member first, and the rotation still has someone on call, in the same order."""
+    from datetime import datetime, timezone
+
+    from console.oncall import on_call_for_rotation
+    from models.policy import Rotation
+
+    db = _rotation_made_before_layers(tmp_path, anchor="2026-10-25 01:30:00.000000")
+    with db.reader() as s:
+        rotation = s.get_one(Rotation, 1)
+        # Old rule: (t - anchor) // 24 h; 2 Nov 12:00 UTC is day 8 from the anchor: Ann (8 is even).
+        found = on_call_for_rotation(s, rotation=rotation, at=datetime(2026, 11, 2, 12, 0, tzinfo=timezone.utc))
+    db.dispose()
+    assert found is not None and found.person_id == 1
 
 
 def test_upgrading_a_sqlite_file_with_data_loses_no_row_that_refers_to_a_rebuilt_table(tmp_path) -> None:  # type: ignore[no-untyped-def]

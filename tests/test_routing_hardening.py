@@ -1,7 +1,8 @@
 """Routing and escalation where they broke under review: a bad row in the table, a rolled-back rule decision,
 samples split between routers, nobody on call, a lead who left, a reopened ladder, escalate now without a policy
-or after a resolve, a SEV4's escalation text, covering for leave, long dedup keys, an autumn-hour anchor in
-migration 0004, and a split racing a router. Each test failed on the code as it was, and says what a user hit."""
+or after a resolve, a SEV4's escalation text, covering for leave, long dedup keys, and a split racing a router.
+(The autumn-hour anchor of migration 0004 is in tests/test_migrations.py.) Each test failed on the code as it
+was, and says what a user hit."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -383,39 +384,6 @@ def test_a_dedup_key_the_parsers_accept_is_stored_or_refused_with_a_4xx(db, uow,
     except Exception as error:  # noqa: BLE001 - the finding
         pytest.fail(f"{type(error).__name__} (the ingest server answers 500): {str(error).splitlines()[0]}")
     assert len(_incidents(db)) == 1
-
-
-# --- 13. migration 0004: an anchor in the repeated hour of a fall-back night makes a layer nobody can read ----------
-
-def test_0004_keeps_a_rotation_anchored_in_the_repeated_autumn_hour_on_call(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """01:30 UTC on 25 Oct 2026 is the second 01:30 in London. 0004 writes starts_at=01:30 UTC, handoff '01:30';
-    the layer check reads 01:30 London as the first one (00:30 UTC), refuses the layer, and oncall._usable_layer
-    drops it with a log line: after the upgrade the rotation has nobody on call and pages nobody."""
-    from datetime import datetime, timezone
-
-    from alembic import command
-
-    from console.db import open_database
-    from console.oncall import on_call_for_rotation
-    from console.schema import _alembic_config, upgrade
-    from models.policy import Rotation
-
-    db = open_database(f"sqlite:///{tmp_path / 'old.db'}")
-    config = _alembic_config()
-    with db.engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0003")
-        conn.execute(text("INSERT INTO people (id, handle, name, email, title, timezone, active) VALUES "
-                          "(1, 'ann', 'Ann', 'a@x', '', 'UTC', 1), (2, 'ben', 'Ben', 'b@x', '', 'UTC', 1)"))
-        conn.execute(text("INSERT INTO rotations (id, name, team_id, anchor, shift_hours, timezone) VALUES "
-                          "(1, 'old', NULL, '2026-10-25 01:30:00.000000', 24, 'Europe/London')"))
-        conn.execute(text("INSERT INTO rotation_members (rotation_id, position, person_id) VALUES (1, 0, 1), (1, 1, 2)"))
-    upgrade(db)
-    with db.reader() as s:
-        rotation = s.get_one(Rotation, 1)
-        found = on_call_for_rotation(s, rotation=rotation, at=datetime(2026, 11, 2, 12, 0, tzinfo=timezone.utc))
-    db.dispose()
-    assert found is not None, "after the upgrade nobody is on call for a rotation that had two members"
 
 
 # --- 14. PostgreSQL race: an alert routed while a person splits its service off lands on the parent for good ------
