@@ -188,9 +188,12 @@ def test_the_ingest_server_keeps_escalating_while_a_pending_row_cannot_be_routed
     import signal
     import subprocess
     import sys
+    import threading
     import time
     from datetime import datetime, timezone
     from pathlib import Path
+
+    from console.sync.watch import SqliteDataVersionWatcher
 
     from console.clock import ManualClock
     from console.db import open_database
@@ -219,15 +222,21 @@ def test_the_ingest_server_keeps_escalating_while_a_pending_row_cannot_be_routed
     env = dict(os.environ, ICC_INGEST_TOKEN="x" * 32, QT_QPA_PLATFORM="offscreen")
     server = subprocess.Popen([sys.executable, str(root / "main.py"), "ingest-server", "--db", sqlite_url,
                                "--port", "0"], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Looked at each time the server commits (the console's own data_version watcher), not on a timer.
+    committed = threading.Event()
+    watcher = SqliteDataVersionWatcher(path=sqlite_url.removeprefix("sqlite:///"), on_wake=committed.set,
+                                       on_state=lambda _state: None)
+    watcher.start()
     try:
         deadline = time.monotonic() + 12  # a tick is due every 5 s; tier 2 is overdue since a minute
         paged = 0
-        while time.monotonic() < deadline and not paged:
-            time.sleep(0.5)
+        while not paged and committed.wait(timeout=max(0.0, deadline - time.monotonic())):
+            committed.clear()
             with db.reader() as s:
                 paged = s.execute(select(func.count()).select_from(Page).where(
                     Page.incident_id == incident, Page.person_id == ids["lead"], Page.urgent.is_(True))).scalar_one()
     finally:
+        watcher.stop()
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=30)
         db.dispose()
