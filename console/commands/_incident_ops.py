@@ -2,14 +2,12 @@
 
 commands/incidents.py wraps each in its own transaction; the demo feed (commands/demo.py) reuses them. Each
 one validates its input, changes the rows, and appends the timeline event, the audit entry and the change-log
-mark. Appends (notes, signals) do not update the incident row: they must not bump its version and turn
+mark (signals: commands/_signal_ops.py). Appends (notes, signals) do not update the incident row: they must not bump its version and turn
 someone else's acknowledge or resolve into a false conflict.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -24,10 +22,10 @@ from console.commands._common import (
     require_open,
 )
 from console import decisions
-from console.audit import canonical_json
 from console.dto import incident_ref
 from console.errors import InvalidInput, InvalidTransition
 from console.commands._engage import apply_engage as engage
+from console.commands._signal_ops import SignalInput, attach_signal_row
 from console.commands.escalation import apply_stop as stop_escalation
 from console.uow import Transaction
 from models.enums import (
@@ -38,33 +36,15 @@ from models.enums import (
     IncidentRole,
     IncidentStatus,
     Severity,
-    SignalKind,
     TimelineKind,
 )
-from models.incident import Incident, IncidentService, RoleAssignment, Signal
+from models.incident import Incident, IncidentService, RoleAssignment
 from models.org import Person
 from models.routing import Decision
 
 ENTITY = ChangeEntity.INCIDENT
 # Statuses an operator may set directly; acknowledged and resolved have their own commands.
 SETTABLE_STATUSES = (IncidentStatus.MITIGATING, IncidentStatus.MONITORING)
-
-
-@dataclass(frozen=True)
-class SignalInput:
-    """One observation that opened or joined an incident."""
-
-    source: str
-    dedup_key: str
-    kind: SignalKind
-    summary: str
-    observed_at: datetime
-    value: float | None = None
-    severity_hint: str | None = None
-    attributes: Mapping[str, str] = field(default_factory=dict)
-    service_id: int | None = None  # the service it was about, when not the incident's own (blast radius)
-    # A row someone wrote straight into the signals table, now routed: it is updated, not copied.
-    row_id: int | None = None
 
 
 def _touch(tx: Transaction, incident: Incident) -> None:
@@ -161,7 +141,7 @@ def apply_open(
     opened_by = tx.actor.name if tx.actor else "the system"
     tx.timeline(incident, kind=TimelineKind.OPENED, text=f"{severity} opened on {service.name} by {opened_by}: {title}")
     if signal is not None:
-        _attach_signal(tx, incident, signal)
+        attach_signal_row(tx, incident, signal)
     tx.session.flush()
     tx.audit(
         action=AuditAction.INCIDENT_OPEN,
@@ -188,44 +168,6 @@ def apply_open(
         decisions.record(tx, incident_id=incident.id, kind=DecisionKind.SEVERITY, rule_id="opened",
                          policy_version="", summary=f"{severity}: {severity_why}")
     engage(tx, incident)  # the owner rotation through its escalation policy, and whoever else the policy names
-    return incident
-
-
-def _attach_signal(tx: Transaction, incident: Incident, signal: SignalInput) -> None:
-    row = tx.session.get_one(Signal, signal.row_id) if signal.row_id is not None else Signal(
-        source=signal.source,
-        dedup_key=signal.dedup_key,
-        kind=signal.kind,
-        service_id=signal.service_id or incident.service_id,
-        summary=signal.summary,
-        value=signal.value,
-        observed_at=signal.observed_at,
-        severity_hint=signal.severity_hint,
-        attributes=canonical_json(dict(signal.attributes)),
-    )
-    row.incident_id, row.routed_at = incident.id, tx.now
-    tx.session.add(row)
-    tx.timeline(incident, kind=TimelineKind.SIGNAL, text=f"{signal.kind} from {signal.source}: {signal.summary}")
-
-
-def apply_attach_signal(tx: Transaction, *, incident_id: int, signal: SignalInput) -> Incident:
-    """Record a signal against an open incident (an append: no version step)."""
-    return apply_attach_signal_to(tx, incident=load_incident(tx, incident_id), signal=signal)
-
-
-def apply_attach_signal_to(tx: Transaction, *, incident: Incident, signal: SignalInput) -> Incident:
-    """Record a signal against an incident already loaded in this transaction (routing has just looked it up)."""
-    # No row lock: an append leaves the incident row as it is, so it cannot be lost to another writer.
-    require_open(incident, action="attach a signal to")
-    _attach_signal(tx, incident, signal)
-    tx.audit(
-        action=AuditAction.INCIDENT_SIGNAL,
-        subject_type=ENTITY,
-        subject_id=incident.id,
-        before={},
-        after={"source": signal.source, "dedup_key": signal.dedup_key, "summary": signal.summary},
-    )
-    tx.touch_incident(incident)  # an append: the incident row itself is unchanged
     return incident
 
 

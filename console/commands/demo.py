@@ -22,10 +22,8 @@ from console.commands._common import load_incident
 from console.commands.policy import apply_load
 from console.routing.policy import DEFAULT_PATH
 from console.commands._incident_ops import (
-    SignalInput,
     apply_acknowledge,
     apply_assign,
-    apply_attach_signal,
     apply_change_severity,
     apply_change_status,
     apply_next_action,
@@ -33,6 +31,7 @@ from console.commands._incident_ops import (
     apply_open,
     apply_resolve,
 )
+from console.commands._signal_ops import SignalInput, apply_attach_signal
 from console.demo.feed import (
     DEMO_ORIGIN,
     Acknowledge,

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from console.changes import Changes
 from console.commands._incident_ops import (
-    SignalInput,
     apply_acknowledge,
     apply_assign,
-    apply_attach_signal,
     apply_change_severity,
     apply_change_status,
     apply_next_action,
@@ -19,6 +17,7 @@ from console.commands._incident_ops import (
     apply_open,
     apply_resolve,
 )
+from console.commands._signal_ops import SignalInput, apply_attach_signal
 from console.uow import UnitOfWork
 from models.enums import IncidentRole, IncidentStatus, Severity
 

@@ -18,9 +18,8 @@ from sqlalchemy import func, or_, select, text, tuple_
 from console import decisions
 from console.changes import Changes
 from console.commands._common import impact_level
-from console.commands._incident_ops import (
-    SignalInput, apply_attach_signal, apply_attach_signal_to, apply_change_severity, apply_open,
-)
+from console.commands._incident_ops import apply_change_severity, apply_open
+from console.commands._signal_ops import SignalInput, apply_attach_signal, apply_attach_signal_to
 from console.commands.escalation import apply_restart
 from console.dto import incident_ref
 from console.errors import InvalidInput
