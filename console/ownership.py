@@ -16,7 +16,7 @@ from console.db import Database, reachable
 from console.errors import NotFound
 from console.escalation import snapshot_for
 from console.fatigue import FatigueCount, fatigue_counts
-from console.oncall import GAP_HORIZON, OnCall, RotationSchedule, load_schedule
+from console.oncall import GAP_HORIZON, OnCall, RotationSchedule, inactive_people, load_schedule
 from console.policy_store import stored_policy
 from console.routing.graph import closure, service_edges
 from models.enums import PersonRole, ServiceTier, Severity
@@ -157,8 +157,9 @@ class _Rotations:
     def __init__(self, session: Session, *, at: datetime) -> None:
         self.at = at
         self.rotations = list(session.execute(select(Rotation).order_by(Rotation.name)).scalars())
+        inactive = inactive_people(session)  # once for every rotation, not once each
         self.schedules: dict[int, RotationSchedule] = {
-            r.id: load_schedule(session, rotation=r, around=at) for r in self.rotations}
+            r.id: load_schedule(session, rotation=r, around=at, inactive=inactive) for r in self.rotations}
         self.now = {r.id: self.schedules[r.id].on_call(at=at) for r in self.rotations}
         on_now = {entry.person_id for entry in self.now.values() if entry is not None}
         self.fatigue = fatigue_counts(session, person_ids=on_now, at=at, fatigue=stored_policy(session).fatigue)
@@ -241,8 +242,8 @@ def blast_radius(session: Session, *, incident_id: int) -> BlastRadius:
     services = tuple((row[0], row[1]) for row in session.execute(
         select(Service.id, Service.name).where(Service.id.in_(reached)).order_by(Service.name)))
     return BlastRadius(incident_id=incident_id, origin_id=incident.service_id,
-                       origin=dict(services)[incident.service_id], impacted_ids=impacted, downstream_ids=downstream - impacted - {incident.service_id},
-                       services=services)
+                       origin=dict(services)[incident.service_id], impacted_ids=impacted,
+                       downstream_ids=downstream - impacted - {incident.service_id}, services=services)
 
 
 def read_ownership(db: Database, *, at: datetime) -> OwnershipTree:

@@ -182,9 +182,9 @@ def test_each_rotation_schedule_is_loaded_once_per_read(demo, monkeypatch) -> No
     loaded: list[str] = []
     real = ownership.load_schedule
 
-    def counting(session, *, rotation, around):  # type: ignore[no-untyped-def]
+    def counting(session, *, rotation, around, **more):  # type: ignore[no-untyped-def]
         loaded.append(rotation.name)
-        return real(session, rotation=rotation, around=around)
+        return real(session, rotation=rotation, around=around, **more)
 
     monkeypatch.setattr(ownership, "load_schedule", counting)
     tree = read_ownership(demo, at=T0)

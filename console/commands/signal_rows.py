@@ -154,10 +154,7 @@ class _RowRouter(_Router):
             attributes = None
         why = _unroutable(row, service=service, attributes=attributes, engine=self.engine)
         if why:
-            row.routed_at = tx.now
-            decisions.record(tx, incident_id=None, signal_id=row.id, kind=DecisionKind.ROUTING,
-                             rule_id="unroutable", summary=f"signal #{row.id} from {row.source} {why}: not routed")
-            log.warning("signal #%d from %s %s: set aside, not routed", row.id, row.source, why)
+            self._set_aside(row_id=row.id, why=f"from {row.source} {why}")
             return
         self.route(_Observation(
             source=row.source, action=EventAction.TRIGGER, dedup_key=row.dedup_key, service=service, kind=row.kind,
