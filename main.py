@@ -16,11 +16,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # imported where used: start-up of the console must not pay for them
-    from console.queries import Reader
-    from console.uow import UnitOfWork
 
 VERSION = "0.1.0"
 EXIT_ERROR = 2
@@ -37,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py", description="Incident Command Console", parents=[common])
     parser.add_argument("--version", action="version", version=f"Incident Command Console {VERSION}")
     parser.add_argument("--no-demo-feed", action="store_true", help="do not run the live demo feed on demo data")
+    parser.add_argument("--sandbox", action="store_true",
+                        help="keep every message on this machine (always so on a database holding the demo organisation)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     db = sub.add_parser("db", help="database administration", parents=[common])
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -51,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
                             parents=[common])
     ingest.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     ingest.add_argument("--port", type=int, default=8742, help="port (0 picks a free one and prints it)")
+    channel = sub.add_parser("channel", help="communication channels: list, and set/check/forget endpoints",
+                             parents=[common])
+    channel.add_argument("action", choices=("list", "set", "check", "forget"))
+    channel.add_argument("name", nargs="?", help="the channel, as named in the impact policy")
+    channel.add_argument("--stdin", action="store_true", help="set: read the endpoint as JSON from standard input")
     shot = sub.add_parser("screenshot", help="render the main window offscreen to a PNG", parents=[common])
     shot.add_argument("--out", required=True, type=Path, metavar="FILE.png")
     shot.add_argument("--size", default="1600x1000", metavar="WxH")
@@ -140,8 +142,9 @@ def run_console(args: argparse.Namespace, *, log_file: Path) -> int:
 
     app = create_application(sys.argv[:1])
     # Kept actions (the outbox) live beside the app's data, one file per database.
+    # Asked for, or on a database holding the demo organisation, nothing is sent: messages go to the sandbox outbox.
     workspace = Workspace(clock=clock, settings=QSettings(), data_dir=user_data_path(APP_NAME, appauthor=False),
-                          demo_feed=not args.no_demo_feed)
+                          demo_feed=not args.no_demo_feed, sandbox=args.sandbox)
     install_exception_dialog(parent=None, log_file=str(log_file))
     if os.environ.get("ICC_EXIT_AFTER_FIRST_PAINT"):
         workspace.on_switched = lambda window: _exit_after_first_paint(app, window)
@@ -243,47 +246,38 @@ def run_policy_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_channel(args: argparse.Namespace) -> int:
+    import getpass
+
+    from console.comms import channel_cli
+    from console.comms.endpoints import EndpointStore
+    from console.comms.wire import Endpoint
+    from console.policy_store import stored_policy
+
+    db, _clock = open_console_database(getattr(args, "db", None))
+    with db.reader() as session:
+        policy = stored_policy(session)
+    db.dispose()
+    store = EndpointStore()
+    if args.action == "list":
+        print("\n".join(channel_cli.describe(policy=policy, store=store)))
+        return 0
+    if not args.name:
+        raise SystemExit(_fail(f"channel {args.action}: name the channel ({', '.join(policy.channels)})"))
+    channel = policy.channel(name=args.name)
+    if args.action == "forget":
+        store.forget(channel.name)
+        print(f"{channel.name}: endpoint forgotten")
+        return 0
+    if args.action == "check":
+        return channel_cli.check_endpoint(channel=channel, store=store, out=sys.stdout)
+    endpoint = (Endpoint.from_json(sys.stdin.read()) if args.stdin else
+                channel_cli.ask_endpoint(channel=channel, ask=input, ask_secret=getpass.getpass))
+    return channel_cli.set_endpoint(channel=channel, endpoint=endpoint, store=store, out=sys.stdout)
+
+
 INGEST_TOKEN_ENV = "ICC_INGEST_TOKEN"
 INGEST_TOKEN_KEY = "ingest-token"  # the keyring entry, under the app's service name
-
-
-class _RoutingSink:
-    """Route each request's events by the impact policy loaded in the database; requests that queue up while
-    one is being routed are routed together in one transaction (console/ingest/batching.py)."""
-
-    def __init__(self, *, uow: UnitOfWork, reader: Reader) -> None:
-        from console.ingest.batching import BatchingSink
-        from console.policy_follow import FollowedEngine
-
-        self._uow = uow
-        self.rules = FollowedEngine(reader=reader)
-        self._batches = BatchingSink(store=self._route)  # also keeps the rule engine's windows to one thread
-
-    def __call__(self, events):  # type: ignore[no-untyped-def]
-        return self._batches(events)
-
-    def _route(self, events) -> None:  # type: ignore[no-untyped-def]
-        from console.commands.routing import route_signals
-
-        route_signals(self._uow, events=events, engine=self.rules.engine())
-
-    def tick(self) -> None:
-        """Page the escalation tiers that are due, taking turns with routing (SQLite has one writer at a time, and
-        under a flood of alerts the tick would otherwise wait behind every request until it timed out)."""
-        from console import commands
-
-        self._batches.run_exclusively(lambda: commands.escalation_tick(self._uow))
-
-    def route_pending(self) -> None:
-        """Route rows other clients wrote straight into the signals table."""
-        from console.commands.signal_rows import has_pending_signals, route_pending_signals
-
-        while has_pending_signals(self._uow):
-            changes = []
-            self._batches.run_exclusively(lambda: changes.append(
-                route_pending_signals(self._uow, engine=self.rules.engine())))
-            if not changes[0].entities:
-                return  # the rest are locked by another router
 
 
 def run_ingest_server(args: argparse.Namespace) -> int:
@@ -291,6 +285,7 @@ def run_ingest_server(args: argparse.Namespace) -> int:
     import threading
 
     from console.clock import SystemClock
+    from console.commands.ingest_sink import RoutingSink
     from console.db import open_database
     from console.ingest.server import IngestServer
     from console.queries import Reader
@@ -305,7 +300,7 @@ def run_ingest_server(args: argparse.Namespace) -> int:
     ensure_usable(db, auto_upgrade=db.backend == "sqlite")
     clock = SystemClock()
     uow = UnitOfWork(db, clock)
-    sink = _RoutingSink(uow=uow, reader=Reader(db, clock))
+    sink = RoutingSink(uow=uow, reader=Reader(db, clock))
     server = IngestServer(sink=sink, token=token, clock=clock, host=args.host, port=args.port)
     server.start()
     stop = threading.Event()
@@ -371,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_policy_load(args)
         if args.command == "ingest-server":
             return run_ingest_server(args)
+        if args.command == "channel":
+            return run_channel(args)
         if args.command == "screenshot":
             return run_screenshot(args)
         return run_console(args, log_file=log_file)

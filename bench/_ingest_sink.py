@@ -27,7 +27,7 @@ from console.ingest.formats import alertmanager_events
 from console.queries import Reader, roster
 from console.schema import upgrade
 from console.uow import UnitOfWork
-from main import _RoutingSink
+from console.commands.ingest_sink import RoutingSink
 from models.enums import IncidentStatus, ServiceTier, TimelineKind
 from models.incident import Incident, Signal, TimelineEvent
 from models.org import Service
@@ -176,7 +176,7 @@ def real_sink(label: str, db: Database, *, clients: int, events: int, scenario: 
     clock = SystemClock()
     uow = UnitOfWork(db, clock)
     commands.seed_demo(uow)
-    sink = _RoutingSink(uow=uow, reader=Reader(db, clock))
+    sink = RoutingSink(uow=uow, reader=Reader(db, clock))
     tiers = {s.name: s.tier.value for s in default_organisation().services}
     service_names = list(tiers)
     pool = pool_alerts(service_names)

@@ -17,7 +17,7 @@
    On SQLite (a file, WAL, synchronous=FULL, as open_database sets it) and on PostgreSQL.
 3. Ingest server over loopback, keep-alive clients in their own processes (bench/ingest.py):
    - with a trivial in-memory sink (the HTTP and parsing path): single events, and Alertmanager groups of 10;
-   - with the real sink: main.py's `_RoutingSink`, i.e. `route_signals` into a real database with the policy
+   - with the real sink: `console/commands/ingest_sink.RoutingSink`, i.e. `route_signals` into a real database with the policy
      loaded there, an escalation tick every 5 s beside it as `main.py ingest-server` runs. Alertmanager
      notifications of 10 alerts on demo services: 90% repeats of 200 alerts already firing, 5% resolutions at the
      source, 5% new alerts (each opens an incident or joins a blast radius). Two scenarios:

@@ -169,6 +169,11 @@ def _is_secure(backend: Any) -> bool:
         return False
 
 
+def secure_backend() -> tuple[Any | None, KeyringStatus]:
+    """Return the OS keyring backend secrets may be kept in (None when there is none) and why."""
+    return _secure_backend()
+
+
 def _secure_backend() -> tuple[Any | None, KeyringStatus]:
     try:
         chosen = keyring.get_keyring()

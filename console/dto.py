@@ -46,6 +46,9 @@ class IncidentRow:
     opened_at: datetime
     ack_deadline: datetime
     version: int
+    # When each audience last got an update that counts (audience, at); the UI adds the cadence and counts down.
+    last_updates: tuple[tuple[str, datetime], ...] = ()
+    failed_updates: int = 0  # deliveries that failed and nobody has dismissed or sent again
     # The queue order, computed once where the row is built (a worker thread), not on every sort in the GUI.
     queue_key: QueueKey = field(init=False, compare=False, repr=False)
 

@@ -8,6 +8,10 @@ from sqlalchemy import Connection, Select, String, and_, bindparam, cast, func, 
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from console.clock import Clock
+from console.comms.drafts import draft_for
+from console.comms.dto import CommsView, Draft, MessageItem, TemplateInfo
+from console.comms.templates import current_templates, template_history
+from console.comms.views import comms_view, failures, sandbox_outbox
 from console.db import Database, reachable
 from console.dto import (
     ConsoleInfo,
@@ -25,7 +29,8 @@ from console.policy_store import stored_digest, stored_policy
 from console.routing.definitions import Policy
 from console.sync.watch import PgNotifyWatcher, SqliteDataVersionWatcher, Watcher
 from models.audit import ChangeLogEntry, Meta
-from models.enums import ChangeEntity, IncidentStatus
+from models.comms import Delivery, Message
+from models.enums import ChangeEntity, DeliveryState, IncidentStatus
 from models.incident import Incident
 from models.org import Person, Service, Team
 
@@ -33,6 +38,21 @@ DEMO_KEY = "demo"
 FEED_BATCH_LIMIT = 100_000
 
 _Owner = aliased(Person)
+_AUDIENCES = ("internal", "customers", "executives")
+
+
+def _last_update(audience: str):  # type: ignore[no-untyped-def]
+    """When the audience last got an update that counts: read from ix_messages_cadence alone."""
+    return (select(func.max(Message.created_at))
+            .where(Message.incident_id == Incident.id, Message.audience == audience, Message.counts.is_(True))
+            .correlate(Incident).scalar_subquery())
+
+
+def _failed_updates():  # type: ignore[no-untyped-def]
+    return (select(func.count(Delivery.id))
+            .where(Delivery.incident_id == Incident.id, Delivery.state == DeliveryState.FAILED,
+                   Delivery.dismissed_at.is_(None))
+            .correlate(Incident).scalar_subquery())
 
 
 def _row_query() -> Select:  # type: ignore[type-arg]
@@ -47,20 +67,28 @@ def _row_query() -> Select:  # type: ignore[type-arg]
             Incident.opened_at,
             Incident.ack_deadline,
             Incident.version,
+            *(_last_update(a) for a in _AUDIENCES),
+            _failed_updates(),
         )
         .join(Service, Service.id == Incident.service_id)
         .outerjoin(_Owner, _Owner.id == Incident.owner_id)
     )
 
 
+def _row(r) -> IncidentRow:  # type: ignore[no-untyped-def]
+    return IncidentRow(
+        id=r[0], title=r[1], severity=r[2], status=r[3], service=r[4], owner=r[5] or "",
+        opened_at=r[6], ack_deadline=r[7], version=r[8],
+        last_updates=tuple((a, at) for a, at in zip(_AUDIENCES, r[9:12]) if at is not None),
+        failed_updates=r[12] or 0,
+    )
+
+
+_ROW_WIDTH = 13
+
+
 def _rows(session: Session, query: Select) -> list[IncidentRow]:  # type: ignore[type-arg]
-    return [
-        IncidentRow(
-            id=r[0], title=r[1], severity=r[2], status=r[3], service=r[4], owner=r[5] or "",
-            opened_at=r[6], ack_deadline=r[7], version=r[8],
-        )
-        for r in session.execute(query)
-    ]
+    return [_row(r) for r in session.execute(query)]
 
 
 def feed_cursor(session: Session) -> int:
@@ -167,9 +195,7 @@ def changes_since(
     incident_ids = frozenset(r[1] for r in found if r[0] == ChangeEntity.INCIDENT)
     others = frozenset(r[0] for r in found if r[0] != ChangeEntity.INCIDENT)
     rows = tuple(
-        IncidentRow(id=r[0], title=r[1], severity=r[2], status=r[3], service=r[4], owner=r[5] or "",
-                    opened_at=r[6], ack_deadline=r[7], version=r[8])
-        for r in (row[2:11] for row in found) if r[0] is not None  # an incident deleted since has no row
+        _row(r) for r in (row[2:2 + _ROW_WIDTH] for row in found) if r[0] is not None  # deleted since: no row
     )
     return FeedBatch(cursor=top, rows=rows, incident_ids=incident_ids, other_entities=others,
                      more=read == limit, missing=missing, rechecked=rechecked, **snapshot)
@@ -271,6 +297,38 @@ class Reader:
         with reachable(self._db), self._db.reader() as session:
             rows = incident_rows(session, ids=[incident_id])
             return rows[0] if rows else None
+
+    def comms(self, *, incident_id: int, endpoint_set: Callable[[str], bool], sandbox: bool) -> CommsView:
+        """Return the incident's messages, deliveries, templates, channels and cadence."""
+        with reachable(self._db), self._db.reader() as session:
+            return comms_view(session, incident_id=incident_id, endpoint_set=endpoint_set, console_sandbox=sandbox)
+
+    def draft(self, *, incident_id: int, template: str | None, audience: str | None, sender_id: int | None,
+              sandbox: bool) -> Draft:
+        """Render a template (or an audience's usual one) for the incident as it is now."""
+        with reachable(self._db), self._db.reader() as session:
+            return draft_for(session, incident_id=incident_id, template=template, audience=audience,
+                             now=self.clock.now(), sender_id=sender_id, console_sandbox=sandbox)
+
+    def templates(self) -> tuple[TemplateInfo, ...]:
+        """Return every template in use."""
+        with reachable(self._db), self._db.reader() as session:
+            return tuple(current_templates(session).values())
+
+    def template_history(self, *, name: str) -> tuple[TemplateInfo, ...]:
+        """Return every version of a template, newest first."""
+        with reachable(self._db), self._db.reader() as session:
+            return template_history(session, name=name)
+
+    def failed_updates(self) -> tuple[tuple[str, MessageItem], ...]:
+        """Return every failed delivery nobody has handled yet."""
+        with reachable(self._db), self._db.reader() as session:
+            return failures(session)
+
+    def sandbox_outbox(self) -> tuple[MessageItem, ...]:
+        """Return the messages kept on this machine."""
+        with reachable(self._db), self._db.reader() as session:
+            return sandbox_outbox(session)
 
     def incident_detail(self, *, incident_id: int) -> IncidentDetail:
         """Return one incident in depth, as of now."""

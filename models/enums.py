@@ -76,6 +76,7 @@ class TimelineKind(StrEnum):
     NEXT_ACTION = "next_action"
     RESOLVED = "resolved"
     PAGED = "paged"
+    COMMUNICATION = "communication"  # an update sent, delivered or failed
 
 
 class TierTarget(StrEnum):
@@ -146,4 +147,29 @@ class AuditAction(StrEnum):
     INCIDENT_PAGE = "incident.page"
     INCIDENT_OVERRIDE = "incident.override"
     POLICY_LOAD = "policy.load"
+    TEMPLATE_SAVE = "template.save"
+    MESSAGE_QUEUE = "message.queue"
+    MESSAGE_DELIVER = "message.deliver"
+    MESSAGE_FAIL = "message.fail"
+    MESSAGE_RETRY = "message.retry"
+    MESSAGE_DISMISS = "message.dismiss"
     DEMO_SEED = "demo.seed"
+
+
+class ChannelKind(StrEnum):
+    """How a communication channel is reached; each has an adapter in console/comms/channels."""
+
+    SLACK = "slack"
+    TEAMS = "teams"
+    WEBHOOK = "webhook"
+    STATUSPAGE = "statuspage"
+    EMAIL = "email"
+
+
+class DeliveryState(StrEnum):
+    """Where one message to one channel is: waiting, being sent, arrived, or given up on (with the reason)."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"

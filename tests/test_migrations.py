@@ -49,7 +49,7 @@ def test_a_database_newer_than_the_code_is_refused(db) -> None:  # type: ignore[
 
 def test_every_watched_table_still_logs_its_changes_after_all_migrations(db, org) -> None:  # type: ignore[no-untyped-def]
     """On SQLite a migration that rebuilds a table (batch mode) drops its triggers unless it recreates them."""
-    from models.migrations.triggers import INCIDENT_TABLES, ORGANISATION_TABLES
+    from models.migrations.triggers import COMMS_INCIDENT_TABLES, INCIDENT_TABLES, ORGANISATION_TABLES
 
     with db.engine.begin() as conn:
         conn.execute(text("DELETE FROM change_log"))
@@ -66,7 +66,8 @@ def test_every_watched_table_still_logs_its_changes_after_all_migrations(db, org
     if db.backend == "sqlite":
         with db.engine.connect() as conn:
             triggers = {r[0] for r in conn.execute(text("SELECT tbl_name FROM sqlite_master WHERE type='trigger'"))}
-        assert triggers == set(INCIDENT_TABLES) | set(ORGANISATION_TABLES)
+        assert triggers == set(INCIDENT_TABLES) | set(ORGANISATION_TABLES) | set(COMMS_INCIDENT_TABLES) | {
+            "message_templates"}
 
 
 def _rotation_made_before_layers(tmp_path, *, anchor: str, extra: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]

@@ -56,3 +56,31 @@ class OfflineBar(QToolBar):
             self.label.setToolTip(feed.problem)
         if offline != self.isVisible():
             self.setVisible(offline)
+
+
+class FailedUpdatesBar(QToolBar):
+    """A red row across the window while any update failed and nobody has sent it again or dismissed it:
+    a customer who was promised an update and did not get one is the failure nobody may miss."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Failed updates", parent, objectName="FailedUpdatesToolBar", movable=False)
+        self.label = _banner_label("", "FailedUpdatesBanner")
+        self.addWidget(self.label)
+        self.show_button = QPushButton("Show", objectName="ShowFailedUpdateButton")
+        self.addWidget(self.show_button)
+        self.setVisible(False)
+
+    def show_failures(self, failures: tuple) -> None:  # type: ignore[type-arg]
+        """Show how many deliveries failed, customers' first, with the newest reason; hide when there are none."""
+        if not failures:
+            self.setVisible(False)
+            return
+        ordered = sorted(failures, key=lambda f: (f[1].audience != "customers", -f[1].deliveries[0].id))
+        ref, message = ordered[0]
+        delivery = message.deliveries[0]
+        customers = sum(1 for _, m in failures if m.audience == "customers")
+        what = f"{customers} CUSTOMER UPDATE(S)" if customers else f"{len(failures)} UPDATE(S)"
+        more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
+        self.label.setText(f"✖ {what} FAILED — {ref} {message.audience} via {delivery.channel}: "
+                           f"{delivery.last_error}{more}. Open it to send again or dismiss.")
+        self.setVisible(True)

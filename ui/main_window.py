@@ -5,20 +5,22 @@ Each panel owns its own behaviour; the window only connects them and keeps the l
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar, QWidget
+from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
 from console.changes import Changes
 from console.commands.dispatch import CommandRequest
 from console.dto import ChangeEntity, ConsoleInfo, FeedBatch, IncidentDetail, PersonRef, QueueSnapshot
 from console.queries import Reader
 from console.sync.outbox import Outbox
+from console.comms.endpoints import EndpointStore
 from console.uow import UnitOfWork
 from ui.actions import IncidentActions
-from ui.banners import DemoBar, OfflineBar
 from ui.demo_driver import DemoDriver
 from ui.detail_panel import IncidentDetailPanel
+from ui.comms_controller import CommsController
 from ui.dialogs import PersonPickerDialog
+from ui.menus import build_menus_and_toolbars
 from ui.feed import ChangeFeed
 from ui.outbox_controller import OutboxController
 from ui.ownership_controller import OwnershipController
@@ -30,8 +32,6 @@ from ui.routing_jobs import RoutingJobs
 from ui.status_bar import ConsoleStatusBar
 from ui.tasks import TaskRunner
 
-TOOLBAR_ACTIONS = ("acknowledge", "take", "assign", "severity", "mitigating", "monitoring", "note", "next_action",
-                   "resolve", "escalate", None, "declare")
 
 
 class MainWindow(QMainWindow):
@@ -41,6 +41,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, *, reader: Reader, uow: UnitOfWork, runner: TaskRunner, settings: QSettings, outbox: Outbox,
                  demo_feed: bool = True, feed_interval_ms: int = 2000, demo_interval_ms: tuple[int, int] = (2000, 5000),
+                 sandbox: bool = False, endpoints: EndpointStore | None = None, sender: bool = False,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("MainWindow")
@@ -65,6 +66,9 @@ class MainWindow(QMainWindow):
         self.ownership_panel = OwnershipPanel()
         self.ownership = OwnershipController(panel=self.ownership_panel, reader=reader, runner=runner, parent=self)
         self.actions_ = IncidentActions(outbox=self.outbox, parent_widget=self)
+        # Demo and training consoles keep every message on this machine (the sandbox outbox).
+        self.comms = CommsController(reader=reader, uow=uow, runner=runner, outbox=self.outbox, sandbox=sandbox,
+                                     endpoints=endpoints, start_sender=sender, parent=self)
         self.status = ConsoleStatusBar(self)
         self.setStatusBar(self.status)
         self.status.set_operator(None)
@@ -73,7 +77,7 @@ class MainWindow(QMainWindow):
         self.routing_jobs = RoutingJobs(runner=runner, uow=uow, reader=reader, online=lambda: self.feed.healthy,
                                         parent=self)
         self._build_docks()
-        self._build_menus_and_toolbars()
+        build_menus_and_toolbars(self)
         self._connect()
         self._ticker = QTimer(self, interval=1000)
         self._ticker.timeout.connect(self._on_ticker_timeout)
@@ -93,6 +97,12 @@ class MainWindow(QMainWindow):
         self.ownership_dock = self._dock("Ownership", "OwnershipDock", self.ownership_panel,
                                          Qt.DockWidgetArea.LeftDockWidgetArea)
         self.splitDockWidget(self.queue_dock, self.ownership_dock, Qt.Orientation.Vertical)
+        self.detail_panel.tabs.addTab(self.comms.panel, "Updates")
+        self.sandbox_dock = self._dock("Sandbox outbox", "SandboxDock", self.comms.sandbox_panel,
+                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.sandbox_dock.hide()
+        self.sandbox_dock.visibilityChanged.connect(
+            lambda shown: self.comms.reload_sandbox() if shown and self.comms.sandbox_panel.stale else None)
 
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -102,43 +112,6 @@ class MainWindow(QMainWindow):
                          | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(area, dock)
         return dock
-
-    def _build_menus_and_toolbars(self) -> None:
-        actions = self.actions_.actions
-        self.switch_operator_action = QAction("Switch &operator…", self, objectName="action_switch_operator")
-        self.switch_operator_action.triggered.connect(self.choose_operator)
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        self.connect_action = QAction("&Connect to shared database…", self, objectName="action_connect",
-                                      shortcut=QKeySequence("Ctrl+Shift+O"))
-        self.connect_action.triggered.connect(self.connect_requested)
-        file_menu = self.menuBar().addMenu("&File")
-        file_menu.addActions([self.connect_action, self.switch_operator_action])
-        file_menu.addSeparator()
-        file_menu.addAction(quit_action)
-        incident_menu = self.menuBar().addMenu("&Incident")
-        for name in TOOLBAR_ACTIONS:
-            incident_menu.addSeparator() if name is None else incident_menu.addAction(actions[name])
-        incident_menu.addAction(actions["commander"])
-        incident_menu.addSeparator()
-        incident_menu.addActions([actions["stop_escalation"], actions["ungroup"]])
-        view_menu = self.menuBar().addMenu("&View")
-        for dock, key in ((self.queue_dock, "Ctrl+1"), (self.detail_dock, "Ctrl+2"), (self.pending_dock, "Ctrl+3"),
-                          (self.ownership_dock, "Ctrl+4")):
-            toggle = dock.toggleViewAction()
-            toggle.setShortcut(QKeySequence(key))
-            view_menu.addAction(toggle)
-        toolbar = QToolBar("Actions", self, objectName="ActionsToolBar")
-        for name in TOOLBAR_ACTIONS:
-            toolbar.addSeparator() if name is None else toolbar.addAction(actions[name])
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
-        self.addToolBarBreak()
-        self.banner_bar = DemoBar(self)
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.banner_bar)
-        self.addToolBarBreak()
-        self.offline_bar = OfflineBar(feed=self.feed, parent=self)
-        self.offline_banner, self.retry_button = self.offline_bar.label, self.offline_bar.retry_button
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.offline_bar)
 
     def _connect(self) -> None:
         self.feed.loaded.connect(self._on_feed_loaded)
@@ -163,6 +136,9 @@ class MainWindow(QMainWindow):
         self.pending_panel.discard_requested.connect(self._on_pending_panel_discard_requested)
         self.routing_jobs.changed.connect(lambda _changes: self.feed.poll_now())
         self.ownership.gaps_changed.connect(self.status.set_coverage_gaps)
+        self.feed.changed.connect(self.comms.on_feed_changed)
+        self.operator_changed.connect(self.comms.set_operator)
+        self.info_loaded.connect(self.comms.set_info)
 
     # --- start-up and identity ---------------------------------------------------------------------
 
@@ -174,6 +150,7 @@ class MainWindow(QMainWindow):
         self._ticker.start()
         self.routing_jobs.start()
         self.ownership.start()
+        self.comms.start()
 
     def _on_info_loaded(self, info: ConsoleInfo) -> None:
         self.info = info
@@ -267,6 +244,7 @@ class MainWindow(QMainWindow):
 
     def _on_queue_incident_selected(self, incident_id: int | None) -> None:
         self.actions_.set_current(self.queue_model.row_by_id(incident_id) if incident_id is not None else None)
+        self.comms.set_incident(self.actions_.current)
         self.ownership.show_incident(incident_id)
         if incident_id is None:
             self.detail_panel.show_empty()
@@ -340,6 +318,7 @@ class MainWindow(QMainWindow):
     def _on_ticker_timeout(self) -> None:
         self.queue_model.set_now(self.reader.clock.now())
         self.detail_panel.update_countdown(now=self.reader.clock.now())
+        self.comms.tick(self.reader.clock.now())
         self.queue_panel.update_header()
         self.feed.check_stalled()
         if self.feed.healthy and self.feed.cursor is not None and self.outbox.pending_count():
@@ -381,6 +360,7 @@ class MainWindow(QMainWindow):
         self._ticker.stop()
         self.routing_jobs.stop()
         self.ownership.stop()
+        self.comms.shutdown()
         self.feed.stop()
         if self.demo_driver is not None:
             self.demo_driver.stop()

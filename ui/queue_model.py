@@ -29,8 +29,12 @@ ALIGN = Qt.ItemDataRole.TextAlignmentRole
 ID_ROLE = Qt.ItemDataRole.UserRole
 ALIGN_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
-COLUMNS = ("Severity", "ID", "Title", "Service", "Status", "Owner", "Age", "Ack deadline")
-COL_SEVERITY, COL_ID, COL_TITLE, COL_SERVICE, COL_STATUS, COL_OWNER, COL_AGE, COL_DEADLINE = range(len(COLUMNS))
+COLUMNS = ("Severity", "ID", "Title", "Service", "Status", "Owner", "Age", "Ack deadline", "Next update")
+(COL_SEVERITY, COL_ID, COL_TITLE, COL_SERVICE, COL_STATUS, COL_OWNER, COL_AGE, COL_DEADLINE,
+ COL_UPDATE) = range(len(COLUMNS))
+AUDIENCE_SHORT = {"internal": "Internal", "customers": "Customers", "executives": "Execs"}
+SOON = 300  # seconds: an update due this soon is shown in amber
+Cadence = dict[Severity, tuple[tuple[str, int], ...]]
 # Most severe, then unacknowledged, then nearest ack deadline, then oldest (see IncidentRow.queue_key).
 sort_key = attrgetter("queue_key")
 
@@ -49,6 +53,9 @@ class QueueModel(ColumnsTableModel):
         self._awaiting: dict[int, float] = {}
         # Incidents with actions kept in the outbox (not yet in the database): marked, never faked.
         self._pending: set[int] = set()
+        # The update cadence by severity (from the impact policy) and each row's soonest due update.
+        self._cadence: Cadence = {}
+        self._due: dict[int, tuple[str, float]] = {}
         self._sev_fg = {s: QBrush(QColor(c)) for s, c in theme.SEVERITY_COLOR.items()}
         self._breach_bg = QBrush(QColor(theme.BREACH_BG))
         self._breach_fg = QBrush(QColor(theme.BREACH_FG))
@@ -77,9 +84,17 @@ class QueueModel(ColumnsTableModel):
                     return self._muted_fg
                 left = row.ack_deadline.timestamp() - self._now_ts
                 return self._breach_fg if left < 0 else (self._warn_fg if left < 120 else None)
+            if column == COL_UPDATE:
+                left = self._update_left(row)
+                if row.failed_updates or (left is not None and left < 0):
+                    return self._breach_fg
+                return self._warn_fg if left is not None and left < SOON else (None if left is not None else
+                                                                                self._muted_fg)
             return None
         if role == BACKGROUND:
             if column == COL_DEADLINE and row.awaiting_ack and row.ack_deadline.timestamp() < self._now_ts:
+                return self._breach_bg
+            if column == COL_UPDATE and (row.failed_updates or (self._update_left(row) or 0) < 0):
                 return self._breach_bg
             return None
         if role == FONT:
@@ -92,6 +107,8 @@ class QueueModel(ColumnsTableModel):
             return row.id
         if role == TOOLTIP and column == COL_TITLE:
             return row.title
+        if role == TOOLTIP and column == COL_UPDATE and row.failed_updates:
+            return f"{row.failed_updates} update delivery(ies) failed: open the incident's Updates tab"
         if role == ALIGN and column in (COL_AGE, COL_DEADLINE):
             return ALIGN_RIGHT
         return None
@@ -116,7 +133,33 @@ class QueueModel(ColumnsTableModel):
                 return "acknowledged"
             left = row.ack_deadline.timestamp() - self._now_ts
             return f"⚠ BREACHED {format_countdown(-left)}" if left < 0 else format_countdown(left)
+        if column == COL_UPDATE:
+            return self._update_text(row)
         return ""
+
+    def _update_left(self, row: IncidentRow) -> float | None:
+        due = self._due.get(row.id)
+        return None if due is None else due[1] - self._now_ts
+
+    def _update_text(self, row: IncidentRow) -> str:
+        if row.failed_updates:
+            return "✖ UPDATE FAILED"
+        due = self._due.get(row.id)
+        if due is None:
+            return "—"
+        left = due[1] - self._now_ts
+        who = AUDIENCE_SHORT.get(due[0], due[0])
+        return f"⚠ {who} OVERDUE {format_countdown(-left)}" if left < 0 else f"{who} in {format_countdown(left)}"
+
+    def _soonest_due(self, row: IncidentRow) -> tuple[str, float] | None:
+        last = dict(row.last_updates)
+        opened = row.opened_at.timestamp()
+        due = [(max(opened, last[a].timestamp() if a in last else opened) + minutes * 60, a)
+               for a, minutes in self._cadence.get(row.severity, ())]
+        if not due:
+            return None
+        at, audience = min(due)
+        return audience, at
 
     # --- our interface ------------------------------------------------------------------------------
 
@@ -155,7 +198,18 @@ class QueueModel(ColumnsTableModel):
         """Move the model's notion of now and repaint the time columns (the view repaints visible rows only)."""
         self._now_ts = now.timestamp()
         if self._rows:
-            self.dataChanged.emit(self.index(0, COL_AGE), self.index(len(self._rows) - 1, COL_DEADLINE))
+            self.dataChanged.emit(self.index(0, COL_AGE), self.index(len(self._rows) - 1, COL_UPDATE))
+
+    def set_cadence(self, cadence: Cadence) -> None:
+        """Take the impact policy's update cadence by severity and recount every row's next update."""
+        self._cadence = dict(cadence)
+        self._due = {r.id: due for r in self._rows if (due := self._soonest_due(r)) is not None}
+        if self._rows:
+            self.dataChanged.emit(self.index(0, COL_UPDATE), self.index(len(self._rows) - 1, COL_UPDATE))
+
+    def due_update(self, incident_id: int) -> tuple[str, float] | None:
+        """Return the audience due an update soonest on an incident and when (a timestamp), if any."""
+        return self._due.get(incident_id)
 
     def load(self, rows: Iterable[IncidentRow]) -> None:
         """Replace everything (first load only: it resets the view)."""
@@ -166,6 +220,7 @@ class QueueModel(ColumnsTableModel):
         self._by_id = {r.id: r for r in open_rows}
         self._severity_counts = Counter(r.severity for r in open_rows)
         self._awaiting = {r.id: r.ack_deadline.timestamp() for r in open_rows if r.awaiting_ack}
+        self._due = {r.id: due for r in open_rows if (due := self._soonest_due(r)) is not None}
         self.endResetModel()
 
     def resort(self) -> None:
@@ -247,8 +302,11 @@ class QueueModel(ColumnsTableModel):
         self._severity_counts[row.severity] += 1
         if row.awaiting_ack:
             self._awaiting[row.id] = row.ack_deadline.timestamp()
+        if (due := self._soonest_due(row)) is not None:
+            self._due[row.id] = due
 
     def _untrack(self, row: IncidentRow) -> None:
         del self._by_id[row.id]
         self._severity_counts[row.severity] -= 1
         self._awaiting.pop(row.id, None)
+        self._due.pop(row.id, None)

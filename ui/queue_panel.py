@@ -15,12 +15,13 @@ from ui.queue_model import (
     COL_SEVERITY,
     COL_STATUS,
     COL_TITLE,
+    COL_UPDATE,
     QueueModel,
 )
 
 # Fixed widths: ResizeToContents on a big table costs seconds per update (DESIGN.md).
-COLUMN_WIDTHS = {COL_SEVERITY: 90, COL_ID: 80, COL_TITLE: 380, COL_SERVICE: 130, COL_STATUS: 110, COL_OWNER: 150,
-                 COL_AGE: 80, COL_DEADLINE: 150}
+COLUMN_WIDTHS = {COL_SEVERITY: 90, COL_ID: 80, COL_TITLE: 300, COL_SERVICE: 130, COL_STATUS: 110, COL_OWNER: 150,
+                 COL_AGE: 80, COL_DEADLINE: 150, COL_UPDATE: 190}
 
 
 class QueuePanel(QWidget):

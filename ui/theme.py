@@ -40,6 +40,9 @@ QLabel#DetailTitle {{ font-size: 14pt; font-weight: bold; }}
 QLabel#FieldName {{ color: {MUTED_FG}; }}
 QLabel#EmptyState {{ color: {MUTED_FG}; font-size: 12pt; }}
 QToolBar {{ spacing: 4px; }}
+QLabel#FailedUpdatesBanner {{ background: {BREACH_BG}; color: {BREACH_FG}; font-weight: bold; padding: 4px 10px; }}
+QLabel#SandboxNotice {{ background: {DEMO_BG}; color: #111; padding: 2px 8px; }}
+QLabel[overdue="true"] {{ color: #ff6b6b; font-weight: bold; }}
 """
 
 

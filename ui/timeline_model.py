@@ -25,6 +25,7 @@ KIND_LABEL = {
     TimelineKind.NEXT_ACTION: "Next action",
     TimelineKind.RESOLVED: "Resolved",
     TimelineKind.PAGED: "Paged",
+    TimelineKind.COMMUNICATION: "Update",
 }
 
 

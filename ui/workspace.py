@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from console.clock import Clock
+from console.comms.endpoints import EndpointStore
 from console.db import Database
 from console.errors import ConsoleError
 from console.queries import Reader
@@ -37,7 +38,7 @@ class _Console:
 
 class Workspace(QObject):
     def __init__(self, *, clock: Clock, settings: QSettings, data_dir: Path, demo_feed: bool = True,
-                 store: PasswordStore | None = None, window_options: dict | None = None,
+                 store: PasswordStore | None = None, window_options: dict | None = None, sandbox: bool = False,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._clock = clock
@@ -45,6 +46,10 @@ class Workspace(QObject):
         self._data_dir = data_dir
         self._demo_feed = demo_feed
         self._options = window_options or {}
+        # Endpoints stay known across a switch of database; sandbox is this console's choice, not the database's.
+        self._options.setdefault("sandbox", sandbox)
+        self._options.setdefault("endpoints", EndpointStore())
+        self._options.setdefault("sender", True)  # a real console delivers the outbox; tests and pictures do not
         self._store = store
         self.current: _Console | None = None
         self._connector = TaskRunner(self, readers=1)  # connection attempts never wait behind a busy console

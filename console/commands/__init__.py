@@ -1,6 +1,15 @@
 """The one public way to change data. Every command: keyword-only arguments, one transaction, one commit,
 its audit entry and change-log row in that transaction, and a frozen Changes record back."""
 
+from console.commands.comms import (
+    claim_deliveries,
+    dismiss_delivery,
+    retry_delivery,
+    save_template,
+    send_due_update,
+    send_message,
+    settle_delivery,
+)
 from console.commands.demo import demo_step, seed_demo
 from console.commands.escalation import escalate_now, escalation_tick
 from console.commands.overrides import stop_escalation, ungroup_service
@@ -31,16 +40,23 @@ __all__ = [
     "attach_signal",
     "change_severity",
     "change_status",
+    "claim_deliveries",
+    "dismiss_delivery",
     "demo_step",
     "escalate_now",
     "escalation_tick",
     "load_policy",
     "open_incident",
     "resolve",
+    "retry_delivery",
     "route_pending_signals",
     "route_signals",
+    "save_template",
     "seed_demo",
+    "send_due_update",
+    "send_message",
     "set_next_action",
+    "settle_delivery",
     "stop_escalation",
     "take_ownership",
     "ungroup_service",

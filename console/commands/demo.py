@@ -20,6 +20,7 @@ from sqlalchemy import select
 from console.changes import Changes
 from console.commands._common import load_incident
 from console.commands.policy import apply_load
+from console.comms.context import ORGANISATION_KEY
 from console.routing.policy import DEFAULT_PATH
 from console.commands._incident_ops import (
     apply_acknowledge,
@@ -106,6 +107,7 @@ def seed_demo(uow: UnitOfWork, *, organisation: DemoOrganisation | None = None) 
         counts = _insert_organisation(tx, org)
         apply_load(tx, path=DEFAULT_PATH, reason="demo organisation seeded")  # the shipped impact policy
         tx.session.merge(Meta(key=DEMO_KEY, value=tx.now.isoformat()))
+        tx.session.merge(Meta(key=ORGANISATION_KEY, value=org.name))  # signs communications
         counts["incidents"] = _play_seed_incidents(tx, org)
         tx.audit(action=AuditAction.DEMO_SEED, subject_type=SEED_ENTITY, subject_id="demo", before={}, after=counts)
         tx.touch(SEED_ENTITY, 0)

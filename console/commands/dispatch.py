@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from console.changes import Changes
-from console.commands import incidents, overrides
+from console.commands import comms, incidents, overrides
 from console.commands.escalation import escalate_now
 from console.errors import (
     AlreadyApplied,
@@ -34,6 +34,11 @@ COMMANDS: dict[str, Callable[..., Changes]] = {
     "escalate_now": escalate_now,
     "ungroup_service": overrides.ungroup_service,
     "stop_escalation": overrides.stop_escalation,
+    "send_message": comms.send_message,
+    "send_due_update": comms.send_due_update,
+    "retry_delivery": comms.retry_delivery,
+    "dismiss_delivery": comms.dismiss_delivery,
+    "save_template": comms.save_template,
 }
 
 

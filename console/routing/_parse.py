@@ -10,6 +10,7 @@ import re
 from types import MappingProxyType
 from typing import Any
 
+from console.routing._channels import level_channels, parse_channels
 from console.routing._reader import Node, Source, allowed, show
 from console.routing.definitions import EVERY_SERVICE, Fatigue, Policy, Rule, SeverityLevel
 from console.routing.vocabulary import (
@@ -30,10 +31,10 @@ _RULE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")  # template names and attribute names
 _SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
-_TOP = ("version", "description", "clear_after", "severity", "rules", "fatigue")
+_TOP = ("version", "description", "clear_after", "severity", "rules", "fatigue", "channels")
 _FATIGUE = ("max_pages_per_shift", "max_night_pages_per_shift", "night")
 _NIGHT = re.compile(r"([01]\d|2[0-3]):00-([01]\d|2[0-3]):00")
-_LEVEL = ("name", "description", "ack_minutes", "page", "inform", "templates", "updates")
+_LEVEL = ("name", "description", "ack_minutes", "page", "inform", "templates", "updates", "channels")
 _COMMON = ("id", "description", "kind", "metric", "services", "tiers", "severity", "action")
 _BY_KIND = {
     RuleKind.THRESHOLD: ("aggregate", "window", "comparison", "threshold", "sustain", "clear_after"),
@@ -52,7 +53,8 @@ def parse_policy(*, name: str, text: str, raw: dict[str, Any], digest: str) -> P
     if not _VERSION.fullmatch(version):
         top.fail("version", f"{show(version)} is not a version: letters, digits and . _ + - only")
     clear_after = top.duration("clear_after", minimum=0, maximum=DAY, default=10 * MINUTE)
-    levels = _levels(top.table("severity"))
+    channels = parse_channels(top)
+    levels = _levels(top.table("severity"), channels)
     rule_nodes = top.tables("rules")
     if not rule_nodes:
         top.fail("rules", "the policy has no rules; add at least one [[rules]] table")
@@ -65,7 +67,8 @@ def parse_policy(*, name: str, text: str, raw: dict[str, Any], digest: str) -> P
         rules.append(rule)
     fatigue = _fatigue(top.table("fatigue")) if top.has("fatigue") else Fatigue()
     return Policy(version=version, description=top.text("description", default=""), digest=digest,
-                  source=name, levels=levels, rules=tuple(rules), fatigue=fatigue)
+                  source=name, levels=levels, rules=tuple(rules), fatigue=fatigue,
+                  channels=MappingProxyType(channels))
 
 
 def _fatigue(node: Node) -> Fatigue:
@@ -81,13 +84,13 @@ def _fatigue(node: Node) -> Fatigue:
                    night_starts_hour=int(found.group(1)), night_ends_hour=int(found.group(2)))
 
 
-def _levels(table: Node) -> tuple[SeverityLevel, ...]:
+def _levels(table: Node, channels: dict[str, Any]) -> tuple[SeverityLevel, ...]:
     for key in table.data:
         table.member(key, Severity, key)
     missing = [s.value for s in Severity if s.value not in table.data]
     if missing:
         table.fail((), f"the taxonomy has no level {', '.join(missing)}; add [severity.{missing[0]}]")
-    levels = tuple(_level(table.table(s.value), s) for s in Severity)
+    levels = tuple(_level(table.table(s.value), s, channels) for s in Severity)
     for more, less in itertools.pairwise(levels):
         node = table.table(less.severity.value)
         if less.ack_minutes < more.ack_minutes:
@@ -103,7 +106,7 @@ def _levels(table: Node) -> tuple[SeverityLevel, ...]:
     return levels
 
 
-def _level(node: Node, severity: Severity) -> SeverityLevel:
+def _level(node: Node, severity: Severity, channels: dict[str, Any]) -> SeverityLevel:
     node.allow(_LEVEL)
     page, inform = node.choices("page", Recipient), node.choices("inform", Recipient)
     for index, recipient in enumerate(inform):
@@ -121,7 +124,7 @@ def _level(node: Node, severity: Severity) -> SeverityLevel:
     return SeverityLevel(
         severity=severity, name=node.text("name", limit=40), description=node.text("description"),
         ack_minutes=node.integer("ack_minutes", minimum=1, maximum=DAY // MINUTE), page=page, inform=inform,
-        templates=templates, updates=MappingProxyType(cadence),
+        templates=templates, updates=MappingProxyType(cadence), channels=level_channels(node, channels),
     )
 
 

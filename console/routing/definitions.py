@@ -18,7 +18,7 @@ from console.routing.vocabulary import (
     Recipient,
     RuleKind,
 )
-from models.enums import ServiceTier, Severity
+from models.enums import ChannelKind, ServiceTier, Severity
 
 EVERY_SERVICE = "*"
 _EMPTY: Mapping[str, tuple[str, ...]] = MappingProxyType({})
@@ -36,10 +36,28 @@ class SeverityLevel:
     inform: tuple[Recipient, ...]
     templates: tuple[str, ...]
     updates: Mapping[Audience, int] = field(hash=False)  # minutes between updates; absent = none scheduled
+    # The channels a communication to each audience goes to unless the sender picks others.
+    channels: Mapping[Audience, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}), hash=False)
 
     def update_minutes(self, *, audience: Audience) -> int | None:
         """Return the minutes between updates for the audience, or None when it gets no scheduled updates."""
         return self.updates.get(audience)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelDef:
+    """A place communications go to: its kind (the adapter), how fast it may be sent to, status page components."""
+
+    name: str
+    kind: ChannelKind
+    description: str
+    per_second: float  # the provider's rate limit for this destination
+    components: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)  # service -> id
+
+    @property
+    def interval(self) -> float:
+        """Return the seconds between two sends to this destination."""
+        return 1.0 / self.per_second
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +117,14 @@ class Policy:
     levels: tuple[SeverityLevel, ...]  # SEV1 first
     rules: tuple[Rule, ...]
     fatigue: Fatigue = Fatigue()
+    channels: Mapping[str, ChannelDef] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+
+    def channel(self, *, name: str) -> ChannelDef:
+        """Return the channel with this name; raise InvalidInput naming the policy if there is none."""
+        try:
+            return self.channels[name]
+        except KeyError:
+            raise InvalidInput(f"policy {self.version} has no channel {name!r}") from None
 
     def level(self, *, severity: Severity) -> SeverityLevel:
         """Return the level of a severity."""

@@ -11,6 +11,8 @@ INCIDENT_TABLES = {
     "incident_services": "incident_id",
     "signals": "incident_id",
 }
+# Tables of 0005 whose rows belong to an incident: a message queued or a delivery settled refreshes it everywhere.
+COMMS_INCIDENT_TABLES = {"messages": "incident_id", "deliveries": "incident_id"}
 # The organisation's tables as migration 0002 knew them: a migration must keep meaning what it meant then.
 ORGANISATION_TABLES_0002 = (
     "people", "person_roles", "teams", "team_members", "services", "service_dependencies", "impact_levels",
@@ -34,10 +36,16 @@ def postgresql_organisation_trigger(table: str) -> str:
                FOR EACH STATEMENT EXECUTE FUNCTION icc_log_change('organisation', '')"""
 
 
+def postgresql_incident_trigger(table: str, column: str) -> str:
+    """Return the row trigger that logs changes to a table of incident rows on PostgreSQL."""
+    return f"""CREATE TRIGGER icc_change_{table} AFTER INSERT OR UPDATE OR DELETE ON "{table}"
+               FOR EACH ROW EXECUTE FUNCTION icc_log_change('incident', '{column}')"""
+
+
 def sqlite_triggers(table: str) -> list[str]:
     """Return the CREATE TRIGGER statements that log changes to one table on SQLite."""
     statements = []
-    column = INCIDENT_TABLES.get(table)
+    column = INCIDENT_TABLES.get(table) or COMMS_INCIDENT_TABLES.get(table)
     for verb, ref in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD")):
         if column is not None:
             statements.append(f"""CREATE TRIGGER icc_change_{table}_{verb} AFTER {verb.upper()} ON "{table}"

@@ -1,0 +1,1 @@
+"""Communications: templates, the message outbox, channel adapters and the sender."""
