@@ -32,7 +32,7 @@ def incident(uow, org) -> int:  # type: ignore[no-untyped-def]
 def _sender(uow, endpoints: dict[str, Endpoint], clock) -> Sender:  # type: ignore[no-untyped-def]
     return Sender(
         claim=lambda skip: comms.claim_deliveries(uow, sender_id="test", timeout=2.0, horizon=0.0, skip=skip),
-        settle=lambda claim, outcome, jitter: comms.settle_delivery(uow, claim=claim, outcome=outcome, jitter=jitter),
+        settle=lambda outcomes: comms.settle_deliveries(uow, outcomes=outcomes),
         adapters=ADAPTERS, endpoints=endpoints.get, clock=clock, settings=SenderSettings(timeout=2.0),
         rng=random.Random(7))
 

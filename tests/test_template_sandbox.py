@@ -104,7 +104,7 @@ ESCAPES = [
     ("{{ items|slice(10**9)|list }}", "slice count 1,000,000,000 is over the limit of 10,000"),
     ("{{ items|sum(start=[]) }}", "sum adds numbers only"),
     ("{{ s|tojson(indent=100) }}", "tojson indent 100 is over the limit of 8"),
-    ('{{ (" " * 10000)|list|map("trim")|map("default", s, true)|list }}',  # 10,000 times the same long text
+    ('{{ (" " * 2000)|list|map("trim")|map("default", s, true)|list }}',  # 2,000 times the same long text
      "a list too large to write out as text (over 65,536 characters)"),
 ]
 
@@ -131,7 +131,7 @@ def test_nested_loops_over_a_long_text_are_stopped_by_the_time_limit() -> None:
     elapsed = time.monotonic() - start
     assert str(refused) == "template loops (body): the render ran longer than 0.5 s and was stopped"
     assert refused.line is None
-    assert 0.5 <= elapsed < 2 * 0.5
+    assert 0.5 <= elapsed < 3 * 0.5  # stopped soon after the limit (a loaded CI machine gets some slack)
 
 
 def test_a_macro_fanning_out_is_stopped_by_the_time_limit_too() -> None:
@@ -199,6 +199,22 @@ def test_a_syntax_error_is_refused_with_its_line() -> None:
     assert str(unclosed.value) == ("template x (subject), line 2: syntax error: unexpected end of template. Jinja was"
                                    " looking for the following tags: 'endfor' or 'else'. The innermost block that"
                                    " needs to be closed is 'for'")
+
+
+@pytest.mark.parametrize("source", [
+    "{% for a in items %}" * 25 + "{% endfor %}" * 25,  # Python allows 20 nested blocks
+    "{{ " + "(" * 300 + "1" + ")" * 300 + " }}",
+])
+def test_a_template_nesting_too_deeply_is_refused(source: str) -> None:
+    with pytest.raises(TemplateRefused) as caught:
+        compile_template(name="x", part="body", source=source)
+    assert str(caught.value) == "template x (body): the template nests blocks or brackets too deeply to compile"
+
+
+def test_a_template_source_past_the_limit_is_refused() -> None:
+    with pytest.raises(TemplateRefused) as caught:
+        compile_template(name="x", part="body", source="x" * 70_000)
+    assert str(caught.value) == "template x (body): the template is 70,000 characters long, over the limit of 65,536"
 
 
 def test_an_unknown_filter_is_refused_at_compile_time_even_under_an_if() -> None:

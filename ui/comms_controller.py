@@ -109,8 +109,7 @@ class CommsController(QObject):
         return Sender(
             claim=lambda skip: commands.claim_deliveries(self.uow, sender_id=sender_id, timeout=10.0, horizon=0.5,
                                                          skip=skip),
-            settle=lambda claim, outcome, jitter: commands.settle_delivery(self.uow, claim=claim, outcome=outcome,
-                                                                           jitter=jitter),
+            settle=lambda outcomes: commands.settle_deliveries(self.uow, outcomes=outcomes),
             adapters=ADAPTERS, endpoints=self.endpoints.get, clock=self.reader.clock)
 
     def _on_sender_made(self, sender: Any) -> None:

@@ -8,6 +8,7 @@ from console.commands.comms import (
     save_template,
     send_due_update,
     send_message,
+    settle_deliveries,
     settle_delivery,
 )
 from console.commands.demo import demo_step, seed_demo
@@ -56,6 +57,7 @@ __all__ = [
     "send_due_update",
     "send_message",
     "set_next_action",
+    "settle_deliveries",
     "settle_delivery",
     "stop_escalation",
     "take_ownership",

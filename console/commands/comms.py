@@ -173,6 +173,12 @@ def claim_deliveries(uow: UnitOfWork, *, sender_id: str, timeout: float, horizon
 
 def settle_delivery(uow: UnitOfWork, *, claim: outbox.Claim, outcome: Outcome, jitter: float) -> Changes:
     """Record the outcome of one attempt: delivered, retried later (backoff, Retry-After) or failed."""
+    return settle_deliveries(uow, outcomes=[(claim, outcome, jitter)])
+
+
+def settle_deliveries(uow: UnitOfWork, *, outcomes: Sequence[tuple[outbox.Claim, Outcome, float]]) -> Changes:
+    """Record the outcomes of several attempts in one transaction, each with its audit entry."""
     with uow.transaction(actor_id=None) as tx:
-        outbox.settle(tx, claim=claim, outcome=outcome, jitter=jitter)
+        for claim, outcome, jitter in outcomes:
+            outbox.settle(tx, claim=claim, outcome=outcome, jitter=jitter)
     return tx.changes()

@@ -86,13 +86,15 @@ def claim_due(tx: Transaction, *, policy: Policy, now: datetime, sender_id: str,
     postgresql = session.get_bind().dialect.name == "postgresql"
     channels = sorted(set(session.execute(select(Delivery.channel).where(_due(now)).distinct()).scalars()) - skip)
     claims: list[Claim] = []
+    memo: dict[object, object] = {}  # what many deliveries of one claim share: their incident, components
     for name in channels:
         rows = select(Delivery).where(_due(now), Delivery.channel == name).order_by(Delivery.id).limit(limit)
         if postgresql:  # two consoles' senders never claim the same row
             rows = rows.with_for_update(skip_locked=True)
         due = list(session.execute(rows).scalars())
         sandboxed = [d for d in due if d.sandbox]
-        claims += [_claim(session, d, send_at=now, sender_id=sender_id, timeout=timeout) for d in sandboxed]
+        claims += [_claim(session, d, send_at=now, sender_id=sender_id, timeout=timeout, memo=memo)
+                   for d in sandboxed]
         real = [d for d in due if not d.sandbox]
         if not real:
             continue
@@ -107,7 +109,7 @@ def claim_due(tx: Transaction, *, policy: Policy, now: datetime, sender_id: str,
         for delivery in real:
             if at > now + timedelta(seconds=horizon):
                 break
-            claims.append(_claim(session, delivery, send_at=at, sender_id=sender_id, timeout=timeout))
+            claims.append(_claim(session, delivery, send_at=at, sender_id=sender_id, timeout=timeout, memo=memo))
             at += step
         slot.next_send_at = at
     return claims
@@ -122,7 +124,8 @@ def _slot(session: Session, *, channel: str, now: datetime, postgresql: bool) ->
     return slot
 
 
-def _claim(session: Session, delivery: Delivery, *, send_at: datetime, sender_id: str, timeout: float) -> Claim:
+def _claim(session: Session, delivery: Delivery, *, send_at: datetime, sender_id: str, timeout: float,
+           memo: dict[object, object]) -> Claim:
     resent = delivery.state is DeliveryState.SENDING  # its lease ran out mid-send
     if resent:
         delivery.interrupted += 1
@@ -132,21 +135,25 @@ def _claim(session: Session, delivery: Delivery, *, send_at: datetime, sender_id
     delivery.last_attempt_at = send_at
     delivery.lease_until = send_at + timedelta(seconds=timeout) + LEASE_MARGIN
     return Claim(delivery_id=delivery.id, channel=delivery.channel, kind=delivery.kind, sandbox=delivery.sandbox, send_at=send_at,
-                 claimed_by=sender_id, resent=resent, outgoing=_outgoing(session, delivery, sent_at=send_at))
+                 claimed_by=sender_id, resent=resent,
+                 outgoing=_outgoing(session, delivery, sent_at=send_at, memo=memo))
 
 
-def _outgoing(session: Session, delivery: Delivery, *, sent_at: datetime) -> Outgoing:
+def _outgoing(session: Session, delivery: Delivery, *, sent_at: datetime, memo: dict[object, object]) -> Outgoing:
     message = session.get_one(Message, delivery.message_id)
     incident = session.get_one(Incident, delivery.incident_id)
-    earlier = session.execute(
-        select(Delivery.provider_ref).where(Delivery.incident_id == incident.id, Delivery.channel == delivery.channel,
-                                            Delivery.provider_ref.is_not(None))
-        .order_by(Delivery.delivered_at.desc()).limit(1)).scalar()
+    shared = (incident.id, delivery.channel)
+    if shared not in memo:
+        earlier = session.execute(
+            select(Delivery.provider_ref).where(Delivery.incident_id == incident.id, Delivery.channel == delivery.channel,
+                                                Delivery.provider_ref.is_not(None))
+            .order_by(Delivery.delivered_at.desc()).limit(1)).scalar()
+        memo[shared] = (earlier, MappingProxyType(_components(session, incident, delivery.channel)))
+    earlier, components = memo[shared]  # type: ignore[misc]
     return Outgoing(idempotency_key=delivery.key, incident_ref=incident_ref(incident.id),
                     incident_title=incident.title, severity=incident.severity.value,
                     incident_status=incident.status.value, audience=message.audience, subject=message.subject,
-                    body=message.body, sent_at=sent_at, provider_ref=earlier,
-                    components=MappingProxyType(_components(session, incident, delivery.channel)))
+                    body=message.body, sent_at=sent_at, provider_ref=earlier, components=components)
 
 
 def _components(session: Session, incident: Incident, channel: str) -> dict[str, str]:

@@ -53,6 +53,8 @@ class TemplateRefused(InvalidInput):
 
 @dataclass(frozen=True)
 class CompiledTemplate:
+    """One part of a template, compiled once, to render as often as needed."""
+
     name: str
     part: str  # "subject" or "body"
     source: str
@@ -82,7 +84,7 @@ def compile_template(*, name: str, part: str, source: str) -> CompiledTemplate:
     except TemplateSyntaxError as exc:
         raise refused(exc.lineno, f"syntax error: {_sentence(exc.message or str(exc))}") from exc
     except (SyntaxError, RecursionError, MemoryError) as exc:  # Python's own limits on the generated code
-        raise refused(None, f"the template nests too deeply to compile ({_short(exc)})") from exc
+        raise refused(None, "the template nests blocks or brackets too deeply to compile") from exc
     template = sandbox.harden(ENV.template_class.from_code(ENV, code, ENV.make_globals(None)))
     return CompiledTemplate(name=name, part=part, source=source, filename=filename, jinja=template)
 

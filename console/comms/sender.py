@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 SANDBOX_DETAIL = "kept in the sandbox outbox: nothing left this machine"
 ClaimStep = Callable[[frozenset[str]], list[Claim]]
-SettleStep = Callable[[Claim, Outcome, float], None]
+SettleStep = Callable[[list[tuple[Claim, Outcome, float]]], None]
+_SETTLE_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,16 @@ class Sender:
         self._busy: dict[str, int] = {}
         self._threads: list[threading.Thread] = []
         self._loop: threading.Thread | None = None
+        # Outcomes are recorded by one thread, many to a transaction: a commit per message (an fsync on SQLite)
+        # capped a destination at ~30 messages a second; batching keeps the crash window to one batch.
+        self._outcomes: queue.Queue[tuple[Claim, Outcome, float] | None] = queue.Queue()
+        self._settler: threading.Thread | None = None
 
     def start(self) -> None:
         """Run the claim loop on a thread of its own."""
         self._loop = threading.Thread(target=self._run, name="comms-sender", daemon=True)
+        self._settler = threading.Thread(target=self._settle_outcomes, name="comms-settle", daemon=True)
+        self._settler.start()
         self._loop.start()
 
     def wake(self) -> None:
@@ -78,6 +85,9 @@ class Sender:
                 q.put(None)
         for thread in [*self._threads, *([self._loop] if self._loop else [])]:
             thread.join(timeout)
+        self._outcomes.put(None)  # after the channels: what they sent is recorded before the settler ends
+        if self._settler is not None:
+            self._settler.join(timeout)
 
     def idle(self) -> bool:
         """Say whether no channel has claimed work in hand."""
@@ -100,7 +110,7 @@ class Sender:
     def deliver_now(self, claims: list[Claim]) -> None:
         """Attempt and settle claims on the calling thread, in order (tests and the command line)."""
         for claim in claims:
-            self._record(claim, self.attempt(claim))
+            self._record([(claim, self.attempt(claim), self._rng.random())])
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -125,11 +135,25 @@ class Sender:
                 delay = (claim.send_at - self._clock.now()).total_seconds()
                 if delay > 0 and self._stop.wait(delay):
                     return  # stopping: the lease lets the next sender have it
-                self._record(claim, self.attempt(claim))
+                self._outcomes.put((claim, self.attempt(claim), self._rng.random()))
             finally:
                 with self._lock:
                     self._busy[channel] -= 1
                 self._wake.set()
+
+    def _settle_outcomes(self) -> None:
+        while (first := self._outcomes.get()) is not None:
+            batch = [first]
+            while len(batch) < _SETTLE_BATCH:
+                try:
+                    item = self._outcomes.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._record(batch)
+                    return
+                batch.append(item)
+            self._record(batch)
 
     def attempt(self, claim: Claim) -> Outcome:
         """Make one attempt at a claimed delivery and say what happened; never raises."""
@@ -145,14 +169,14 @@ class Sender:
             log.exception("sender: the %s adapter failed on delivery #%d", claim.channel, claim.delivery_id)
             return Outcome(OutcomeKind.RETRY, f"the {claim.channel} adapter failed ({type(error).__name__})")
 
-    def _record(self, claim: Claim, outcome: Outcome) -> None:
+    def _record(self, outcomes: list[tuple[Claim, Outcome, float]]) -> None:
         while True:
             try:
-                self._settle(claim, outcome, self._rng.random())
+                self._settle(outcomes)
                 return
             except DatabaseUnavailable as error:
-                # The attempt is made; only its record is waiting. Should this process die now, the lease runs
-                # out and the delivery is sent again with the same idempotency key.
-                log.info("sender: cannot record delivery #%d yet (%s)", claim.delivery_id, error)
+                # The attempts are made; only their record is waiting. Should this process die now, the leases run
+                # out and the deliveries are sent again with the same idempotency keys.
+                log.info("sender: cannot record %d outcome(s) yet (%s)", len(outcomes), error)
                 if self._stop.wait(self.settings.settle_retry):
                     return
