@@ -107,7 +107,7 @@ class CommsController(QObject):
 
         sender_id = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         return Sender(
-            claim=lambda skip: commands.claim_deliveries(self.uow, sender_id=sender_id, timeout=10.0, horizon=0.5,
+            claim=lambda skip: commands.claim_deliveries(self.uow, sender_id=sender_id, timeout=10.0, horizon=1.0,
                                                          skip=skip),
             settle=lambda outcomes: commands.settle_deliveries(self.uow, outcomes=outcomes),
             adapters=ADAPTERS, endpoints=self.endpoints.get, clock=self.reader.clock)

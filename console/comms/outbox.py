@@ -43,6 +43,7 @@ class Claim:
     kind: ChannelKind
     sandbox: bool
     send_at: datetime
+    interval: float  # seconds between two sends to this destination (0 for the sandbox)
     claimed_by: str
     resent: bool  # an earlier attempt was cut off: the provider may have it already
     outgoing: Outgoing
@@ -93,7 +94,7 @@ def claim_due(tx: Transaction, *, policy: Policy, now: datetime, sender_id: str,
             rows = rows.with_for_update(skip_locked=True)
         due = list(session.execute(rows).scalars())
         sandboxed = [d for d in due if d.sandbox]
-        claims += [_claim(session, d, send_at=now, sender_id=sender_id, timeout=timeout, memo=memo)
+        claims += [_claim(session, d, send_at=now, interval=0.0, sender_id=sender_id, timeout=timeout, memo=memo)
                    for d in sandboxed]
         real = [d for d in due if not d.sandbox]
         if not real:
@@ -109,7 +110,8 @@ def claim_due(tx: Transaction, *, policy: Policy, now: datetime, sender_id: str,
         for delivery in real:
             if at > now + timedelta(seconds=horizon):
                 break
-            claims.append(_claim(session, delivery, send_at=at, sender_id=sender_id, timeout=timeout, memo=memo))
+            claims.append(_claim(session, delivery, send_at=at, interval=channel.interval, sender_id=sender_id,
+                                 timeout=timeout, memo=memo))
             at += step
         slot.next_send_at = at
     return claims
@@ -124,8 +126,8 @@ def _slot(session: Session, *, channel: str, now: datetime, postgresql: bool) ->
     return slot
 
 
-def _claim(session: Session, delivery: Delivery, *, send_at: datetime, sender_id: str, timeout: float,
-           memo: dict[object, object]) -> Claim:
+def _claim(session: Session, delivery: Delivery, *, send_at: datetime, interval: float, sender_id: str,
+           timeout: float, memo: dict[object, object]) -> Claim:
     resent = delivery.state is DeliveryState.SENDING  # its lease ran out mid-send
     if resent:
         delivery.interrupted += 1
@@ -134,7 +136,8 @@ def _claim(session: Session, delivery: Delivery, *, send_at: datetime, sender_id
     delivery.attempts += 1
     delivery.last_attempt_at = send_at
     delivery.lease_until = send_at + timedelta(seconds=timeout) + LEASE_MARGIN
-    return Claim(delivery_id=delivery.id, channel=delivery.channel, kind=delivery.kind, sandbox=delivery.sandbox, send_at=send_at,
+    return Claim(delivery_id=delivery.id, channel=delivery.channel, kind=delivery.kind, sandbox=delivery.sandbox,
+                 send_at=send_at, interval=interval,
                  claimed_by=sender_id, resent=resent,
                  outgoing=_outgoing(session, delivery, sent_at=send_at, memo=memo))
 

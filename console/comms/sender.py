@@ -13,6 +13,7 @@ import logging
 import queue
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -37,7 +38,7 @@ _SETTLE_BATCH = 200
 @dataclass(frozen=True)
 class SenderSettings:
     timeout: float = 10.0  # one request
-    horizon: float = 0.5  # claim up to this far ahead at a channel's pace
+    horizon: float = 1.0  # claim up to this far ahead at a channel's pace (fewer claim rounds at a fast pace)
     idle_poll: float = 1.0  # look for work queued by other consoles this often
     busy_poll: float = 0.05
     settle_retry: float = 1.0  # the database was away: try recording the outcome again after this
@@ -130,11 +131,16 @@ class Sender:
             return self._queues[channel]
 
     def _work(self, channel: str, claims: queue.Queue[Claim | None]) -> None:
+        last_sent = -1e9
         while (claim := claims.get()) is not None:
             try:
-                delay = (claim.send_at - self._clock.now()).total_seconds()
+                # At its slot, and never closer to the previous send than the destination's interval: a send
+                # held up (a slow reply, the GIL) must not be followed by a burst of the slots it overran.
+                delay = max((claim.send_at - self._clock.now()).total_seconds(),
+                            last_sent + claim.interval - time.monotonic())
                 if delay > 0 and self._stop.wait(delay):
                     return  # stopping: the lease lets the next sender have it
+                last_sent = time.monotonic()
                 self._outcomes.put((claim, self.attempt(claim), self._rng.random()))
             finally:
                 with self._lock:
