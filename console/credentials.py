@@ -1,4 +1,5 @@
-"""Database passwords: the OS keyring when there is a real one, else this session's memory; never a plaintext file.
+"""Secrets (database passwords, channel endpoints): the OS keyring when there is a real one, else this session's
+memory; never a plaintext file.
 
 A password is looked up by `credential_key` under the app's `SERVICE` name. Only a backend that is an actual
 OS secret store counts (Secret Service, macOS Keychain, Windows Credential Locker, KWallet, ...): keyring's
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,21 +79,23 @@ def keyring_status() -> KeyringStatus:
     return status
 
 
-class PasswordStore:
-    """Passwords by connection: this session's memory first, then the OS keyring if there is a real one."""
+class SessionSecrets:
+    """Secrets by key: this session's memory first, then the OS keyring if there is a real one. Thread-safe.
 
-    def __init__(self) -> None:
+    The one way the console keeps a secret: database passwords (PasswordStore) and channel endpoints
+    (console/comms/endpoints.py) both go through it. `what` names the kind of secret in log lines.
+    """
+
+    def __init__(self, *, what: str) -> None:
+        self._what = what
         self._session: dict[str, str] = {}
+        self._lock = threading.Lock()
 
-    def status(self) -> KeyringStatus:
-        """Report whether this store can remember passwords beyond the session."""
-        return keyring_status()
-
-    def get(self, *, user: str, host: str, port: int, database: str) -> str | None:
-        """Return the password for this connection, or None if none is known."""
-        key = credential_key(user=user, host=host, port=port, database=database)
-        if key in self._session:
-            return self._session[key]
+    def get(self, key: str) -> str | None:
+        """Return the secret under this key, or None if none is known."""
+        with self._lock:
+            if key in self._session:
+                return self._session[key]
         backend, _ = _secure_backend()
         if backend is None:
             return None
@@ -101,49 +105,80 @@ class PasswordStore:
             _log_keyring_error("read", key, error)
             return None
 
-    def is_remembered(self, *, user: str, host: str, port: int, database: str) -> bool:
-        """Return whether the OS keyring holds a password for this connection."""
+    def is_remembered(self, key: str) -> bool:
+        """Return whether the OS keyring holds a secret under this key."""
         backend, _ = _secure_backend()
         if backend is None:
             return False
-        key = credential_key(user=user, host=host, port=port, database=database)
         try:
             return backend.get_password(SERVICE, key) is not None
         except Exception as error:  # noqa: BLE001
             _log_keyring_error("read", key, error)
             return False
 
-    def put(self, *, user: str, host: str, port: int, database: str, password: str, remember: bool) -> bool:
-        """Keep the password for the session, and in the keyring if asked and possible; return whether it was."""
-        key = credential_key(user=user, host=host, port=port, database=database)
-        self._session[key] = password
+    def put(self, key: str, secret: str, *, remember: bool) -> bool:
+        """Keep the secret for the session, and in the keyring if asked and possible; return whether it was."""
+        with self._lock:
+            self._session[key] = secret
         backend, status = _secure_backend()
         if backend is None:
             if remember:
-                log.info("not remembering the password for %s: %s", key, status.reason)
+                log.info("not remembering the %s for %s: %s", self._what, key, status.reason)
             return False
         if not remember:
-            # The operator unticked "remember": a password remembered earlier must not outlive that choice.
+            # The operator unticked "remember": a secret remembered earlier must not outlive that choice.
             _delete(backend, key)
             return False
         try:
-            backend.set_password(SERVICE, key, password)
+            backend.set_password(SERVICE, key, secret)
         except Exception as error:  # noqa: BLE001
-            _log_keyring_error("write", key, error, secret=password)
+            _log_keyring_error("write", key, error, secret=secret)
             return False
-        log.info("password for %s remembered in %s", key, status.backend)
+        log.info("%s for %s remembered in %s", self._what, key, status.backend)
         return True
 
-    def forget(self, *, user: str, host: str, port: int, database: str) -> None:
-        """Drop the password for this connection from the session and from the keyring."""
-        key = credential_key(user=user, host=host, port=port, database=database)
-        self._session.pop(key, None)
+    def forget(self, key: str) -> None:
+        """Drop the secret under this key from the session and from the keyring."""
+        with self._lock:
+            self._session.pop(key, None)
         backend, _ = _secure_backend()
         if backend is not None:
             _delete(backend, key)
 
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._session)
+
+
+class PasswordStore:
+    """Passwords by connection: this session's memory first, then the OS keyring if there is a real one."""
+
+    def __init__(self) -> None:
+        self._secrets = SessionSecrets(what="password")
+
+    def status(self) -> KeyringStatus:
+        """Report whether this store can remember passwords beyond the session."""
+        return keyring_status()
+
+    def get(self, *, user: str, host: str, port: int, database: str) -> str | None:
+        """Return the password for this connection, or None if none is known."""
+        return self._secrets.get(credential_key(user=user, host=host, port=port, database=database))
+
+    def is_remembered(self, *, user: str, host: str, port: int, database: str) -> bool:
+        """Return whether the OS keyring holds a password for this connection."""
+        return self._secrets.is_remembered(credential_key(user=user, host=host, port=port, database=database))
+
+    def put(self, *, user: str, host: str, port: int, database: str, password: str, remember: bool) -> bool:
+        """Keep the password for the session, and in the keyring if asked and possible; return whether it was."""
+        key = credential_key(user=user, host=host, port=port, database=database)
+        return self._secrets.put(key, password, remember=remember)
+
+    def forget(self, *, user: str, host: str, port: int, database: str) -> None:
+        """Drop the password for this connection from the session and from the keyring."""
+        self._secrets.forget(credential_key(user=user, host=host, port=port, database=database))
+
     def __repr__(self) -> str:
-        return f"PasswordStore({len(self._session)} in session)"
+        return f"PasswordStore({len(self._secrets)} in session)"
 
 
 def _check(*, host: str, port: int, database: str, user: str) -> None:
@@ -167,11 +202,6 @@ def _is_secure(backend: Any) -> bool:
         return float(backend.priority) >= 1
     except Exception:  # noqa: BLE001 - a backend that cannot say it is viable is not used
         return False
-
-
-def secure_backend() -> tuple[Any | None, KeyringStatus]:
-    """Return the OS keyring backend secrets may be kept in (None when there is none) and why."""
-    return _secure_backend()
 
 
 def _secure_backend() -> tuple[Any | None, KeyringStatus]:

@@ -2,29 +2,18 @@
 
 The database and the policy name a channel; only the keyring knows where it points and how to get in. A Slack
 or Teams webhook URL is itself the credential, so the whole endpoint is one secret: a JSON blob stored under
-"channel:<name>". Nothing here logs or repeats a secret; messages name the channel, never its endpoint.
+"channel:<name>", kept the way every secret of the console is kept (console/credentials.SessionSecrets).
+Nothing here logs or repeats a secret; messages name the channel, never its endpoint.
 """
 from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from console.comms.wire import Endpoint
 
 log = logging.getLogger(__name__)
-
-
-def _backend():  # type: ignore[no-untyped-def]
-    # keyring is imported when an endpoint is first needed, not at start-up (it costs tens of ms and D-Bus).
-    from console.credentials import secure_backend
-
-    return secure_backend()
-
-
-def _service() -> str:
-    from console.credentials import SERVICE
-
-    return SERVICE
 
 
 def keyring_key(channel: str) -> str:
@@ -36,22 +25,21 @@ class EndpointStore:
     """Endpoints by channel name: this session's memory first, then the OS keyring. Safe from any thread."""
 
     def __init__(self) -> None:
-        self._session: dict[str, Endpoint] = {}
+        self._secrets: Any = None
         self._lock = threading.Lock()
+
+    def _store(self) -> Any:
+        # keyring is imported when an endpoint is first needed, not at start-up (it costs tens of ms and D-Bus).
+        with self._lock:
+            if self._secrets is None:
+                from console.credentials import SessionSecrets
+
+                self._secrets = SessionSecrets(what="endpoint")
+            return self._secrets
 
     def get(self, channel: str) -> Endpoint | None:
         """Return the endpoint of a channel, or None when none is set."""
-        with self._lock:
-            if channel in self._session:
-                return self._session[channel]
-        backend, _ = _backend()
-        if backend is None:
-            return None
-        try:
-            text = backend.get_password(_service(), keyring_key(channel))
-        except Exception as error:  # noqa: BLE001 - a broken keyring means "not set", never a crash
-            log.warning("keyring read failed for channel %s (%s)", channel, type(error).__name__)
-            return None
+        text = self._store().get(keyring_key(channel))
         if text is None:
             return None
         try:
@@ -62,32 +50,11 @@ class EndpointStore:
 
     def put(self, channel: str, endpoint: Endpoint, *, remember: bool = True) -> bool:
         """Keep an endpoint for the session, and in the keyring when asked and possible; return whether it was."""
-        with self._lock:
-            self._session[channel] = endpoint
-        backend, status = _backend()
-        if backend is None or not remember:
-            if remember:
-                log.info("endpoint of channel %s kept for this session only: %s", channel, status.reason)
-            return False
-        try:
-            backend.set_password(_service(), keyring_key(channel), endpoint.to_json())
-        except Exception as error:  # noqa: BLE001
-            log.warning("keyring write failed for channel %s (%s); kept for this session only", channel,
-                        type(error).__name__)
-            return False
-        return True
+        return self._store().put(keyring_key(channel), endpoint.to_json(), remember=remember)
 
     def forget(self, channel: str) -> None:
         """Drop a channel's endpoint from the session and the keyring."""
-        with self._lock:
-            self._session.pop(channel, None)
-        backend, _ = _backend()
-        if backend is None:
-            return
-        try:
-            backend.delete_password(_service(), keyring_key(channel))
-        except Exception:  # noqa: BLE001 - nothing stored is what forgetting wants
-            pass
+        self._store().forget(keyring_key(channel))
 
     def __repr__(self) -> str:
-        return f"EndpointStore({len(self._session)} in session)"
+        return f"EndpointStore({len(self._secrets) if self._secrets is not None else 0} in session)"
