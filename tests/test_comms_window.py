@@ -197,3 +197,24 @@ def test_a_sandboxed_console_keeps_the_update_on_this_machine_and_shows_it(make_
         assert stub.requests == []
     qtbot.waitUntil(lambda: window.comms.sandbox_panel.tree.topLevelItemCount() == 1, timeout=WAIT)
     assert window.comms.sandbox_panel.tree.topLevelItem(0).text(3) == "Service disruption: Identity"
+
+
+def test_a_composed_update_goes_to_the_incident_it_was_composed_on_whatever_is_selected_at_send(
+        make_window, incident, uow, org, db, qtbot) -> None:  # type: ignore[no-untyped-def]
+    other = commands.open_incident(uow, actor_id=org.alice, title="Checkout slow", severity="SEV1",
+                                   service_id=org.checkout).created_incident
+    window = make_window()
+    _select(qtbot, window, incident)
+    window.comms.compose()
+    qtbot.waitUntil(lambda: window.comms.dialog is not None and window.comms.dialog.send_button.isEnabled(),
+                    timeout=WAIT)
+    _select(qtbot, window, other)  # the queue moves on while the dialog is open
+    qtbot.mouseClick(window.comms.dialog.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.comms.dialog is None, timeout=WAIT)
+
+    def queued_on() -> list[int]:
+        with db.reader() as s:
+            return list(s.execute(select(Message.incident_id)).scalars())
+
+    qtbot.waitUntil(lambda: queued_on() != [], timeout=WAIT)
+    assert queued_on() == [incident]

@@ -74,11 +74,9 @@ class CommsController(QObject):
         self.actions["send_update"].setIconText("Send update  [U]")
         self.panel.send_due_requested.connect(lambda audience: self.send_due_update(audience=audience))
         self.panel.compose_requested.connect(self.compose)
-        self.panel.retry_requested.connect(lambda d: self._submit("retry_delivery", f"send again on {self._ref()}",
-                                                                  delivery_id=d))
-        self.panel.dismiss_requested.connect(lambda d: self._submit("dismiss_delivery",
-                                                                    f"dismiss a failed update on {self._ref()}",
-                                                                    delivery_id=d))
+        self.panel.retry_requested.connect(lambda d: self._on_delivery_action("retry_delivery", "send again", d))
+        self.panel.dismiss_requested.connect(lambda d: self._on_delivery_action("dismiss_delivery",
+                                                                                "dismiss a failed update", d))
         self.banner.show_button.clicked.connect(self._on_banner_show_clicked)
         outbox.applied.connect(self._on_outbox_applied)
         self.update_enabled()
@@ -219,24 +217,24 @@ class CommsController(QObject):
         self.panel.compose.setEnabled(ready)
         self.actions["templates"].setEnabled(self.operator is not None)
 
-    def _ref(self) -> str:
-        return self.row.ref if self.row else "?"
-
-    def _submit(self, command: str, label: str, *, incident: bool = True, **args: object) -> None:
+    def _submit(self, command: str, label: str, *, about: IncidentRow | None, args: dict[str, object]) -> None:
+        """Hand an action to the action outbox; `about` is the incident it concerns, as shown when it was asked."""
         if self.operator is None:
             return
-        base: dict[str, object] = {"actor_id": self.operator.id}
-        if incident and self.row is not None and command in ("send_message", "send_due_update"):
-            base["incident_id"] = self.row.id
-        self.outbox.submit(CommandRequest(command=command, args={**base, **args}, label=label,
-                                          incident_id=self.row.id if incident and self.row else None))
+        self.outbox.submit(CommandRequest(command=command, args={"actor_id": self.operator.id, **args}, label=label,
+                                          incident_id=about.id if about else None))
+
+    def _on_delivery_action(self, command: str, what: str, delivery_id: int) -> None:
+        row = self.row
+        self._submit(command, f"{what} on {row.ref if row else '?'}", about=row, args={"delivery_id": delivery_id})
 
     def send_due_update(self, *, audience: str = "customers") -> None:
         """Send the audience's usual update now with the default channels (one click, one key)."""
         if self.row is None or self.operator is None:
             return
         what = "resolution notice" if not self.row.is_open and audience == "customers" else f"{audience} update"
-        self._submit("send_due_update", f"{what} on {self.row.ref}", audience=audience, sandbox=self.sandbox)
+        self._submit("send_due_update", f"{what} on {self.row.ref}", about=self.row,
+                     args={"incident_id": self.row.id, "audience": audience, "sandbox": self.sandbox})
 
     def compose(self) -> None:
         if self.row is None or self.operator is None or self.view is None or self.dialog is not None:
@@ -251,7 +249,9 @@ class CommsController(QObject):
 
         def send() -> None:
             values = dialog.values()
-            self._submit("send_message", f"{values['template']} on {row.ref}", sandbox=self.sandbox, **values)
+            # To the incident the dialog was opened on, whatever is selected by the time Send is pressed.
+            self._submit("send_message", f"{values['template']} on {row.ref}", about=row,
+                         args={"incident_id": row.id, "sandbox": self.sandbox, **values})
 
         self._open(dialog, send)
         dialog.select_template("customer_update" if row.is_open else "resolution_notice")
@@ -279,17 +279,17 @@ class CommsController(QObject):
             # Checked on a worker first: a template that is refused is shown here, not held as a pending action.
             self.runner.read(lambda: preview_with_sample(name=name, subject=subject, body=body),
                              on_done=lambda text: (dialog.show_result(text=text), self._submit(
-                                 "save_template", f"template {name}", incident=False, name=name, subject=subject,
-                                 body=body, reason=reason)),
+                                 "save_template", f"template {name}", about=None,
+                                 args={"name": name, "subject": subject, "body": body, "reason": reason})),
                              on_error=lambda error: dialog.show_result(text="", error=str(error)))
 
         dialog.save_wanted.connect(save)
-        self.outbox.applied.connect(lambda _c, r: self._on_template_saved(dialog, r))
         self._open(dialog, None)
         dialog.history_wanted.emit(dialog.current_name())  # the first template's versions, now that it is wired
 
-    def _on_template_saved(self, dialog: TemplateEditorDialog, request: CommandRequest) -> None:
-        if request.command == "save_template" and self.dialog is dialog:
+    def _on_template_saved(self, request: CommandRequest) -> None:
+        dialog = self.dialog
+        if isinstance(dialog, TemplateEditorDialog):
             name = request.args["name"]
             self.runner.read(lambda: self.reader.template_history(name=name), on_done=lambda v: dialog.saved(v[0]))
 
@@ -306,7 +306,9 @@ class CommsController(QObject):
         dialog.deleteLater()
 
     def _on_outbox_applied(self, _changes: Changes, request: CommandRequest) -> None:
-        if request.command in COMMS_COMMANDS and self.sender is not None:
+        if request.command == "save_template":
+            self._on_template_saved(request)
+        elif request.command in COMMS_COMMANDS and self.sender is not None:
             self.sender.wake()  # the operator is waiting for it to go out: do not wait for the next poll
 
     def _on_banner_show_clicked(self) -> None:
