@@ -144,13 +144,13 @@ def _sender(uow: UnitOfWork, receiver: Receiver, *, horizon: float) -> Sender:
                                                                skip=skip, limit=400),
                   settle=lambda outcomes: commands.settle_deliveries(uow, outcomes=outcomes),
                   adapters=ADAPTERS, endpoints=endpoints.get, clock=uow.clock,
-                  settings=SenderSettings(timeout=5.0, horizon=horizon, idle_poll=1.0))
+                  settings=SenderSettings(timeout=5.0, idle_poll=1.0))
 
 
 def click_to_send(db: Database, folder: str, *, clicks: int, label: str) -> bool:
     uow, actor, incident = _prepare(db, folder)
     receiver = Receiver(faults=False)
-    sender = _sender(uow, receiver, horizon=0.5)
+    sender = _sender(uow, receiver, horizon=1.0)  # as the window's sender claims
     sender.start()
     outbox = Outbox(Path(folder) / f"actions-{label}.jsonl")
     samples = []

@@ -2,7 +2,7 @@
 one-click due update, every message sent with each channel's delivery state, and what to do about a failure."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from console.comms.cadence import due_times
 from console.comms.dto import AUDIENCE_WORDS, CommsView, DeliveryItem, DeliveryState, MessageItem
 from ui.timefmt import format_countdown, local_time
 
@@ -132,15 +133,13 @@ class CommsPanel(QWidget):
     def update_countdown(self, *, now: datetime | None) -> None:
         """Show how long until each audience's next update, red once overdue (called every second)."""
         view = self.view
-        last = dict(view.last_update) if view else {}
-        cadence = dict(view.cadence) if view else {}
+        due = {} if view is None or self._opened_at is None or now is None else due_times(
+            opened_at=self._opened_at, resolved=self._resolved, cadence=view.cadence, last=dict(view.last_update))
         for audience, label in self.cadence.items():
-            minutes = cadence.get(audience)
-            if view is None or minutes is None or self._opened_at is None or now is None or self._resolved:
+            if audience not in due:
                 text, overdue = f"{AUDIENCE_WORDS[audience]}: no scheduled updates", False
             else:
-                due = max(self._opened_at, last.get(audience, self._opened_at)) + timedelta(minutes=minutes)
-                left = (due - now).total_seconds()
+                left = (due[audience] - now).total_seconds()  # type: ignore[operator]
                 overdue = left < 0
                 text = (f"⚠ {AUDIENCE_WORDS[audience]}: update OVERDUE by {format_countdown(-left)}" if overdue
                         else f"{AUDIENCE_WORDS[audience]}: next update due in {format_countdown(left)}")

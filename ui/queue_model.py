@@ -14,6 +14,7 @@ from operator import attrgetter
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
+from console.comms.cadence import due_times, soonest
 from console.dto import IncidentRow, QueueKey, Severity
 from ui import theme
 from ui.table_model import NO_PARENT, ColumnsTableModel
@@ -152,14 +153,9 @@ class QueueModel(ColumnsTableModel):
         return f"⚠ {who} OVERDUE {format_countdown(-left)}" if left < 0 else f"{who} in {format_countdown(left)}"
 
     def _soonest_due(self, row: IncidentRow) -> tuple[str, float] | None:
-        last = dict(row.last_updates)
-        opened = row.opened_at.timestamp()
-        due = [(max(opened, last[a].timestamp() if a in last else opened) + minutes * 60, a)
-               for a, minutes in self._cadence.get(row.severity, ())]
-        if not due:
-            return None
-        at, audience = min(due)
-        return audience, at
+        first = soonest(due=due_times(opened_at=row.opened_at, resolved=not row.is_open,
+                                      cadence=self._cadence.get(row.severity, ()), last=dict(row.last_updates)))
+        return None if first is None else (first[0], first[1].timestamp())
 
     # --- our interface ------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ outside any transaction; its outcome is settled in another. A sender that dies m
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -93,13 +93,12 @@ def claim_due(tx: Transaction, *, policy: Policy, now: datetime, sender_id: str,
         if postgresql:  # two consoles' senders never claim the same row
             rows = rows.with_for_update(skip_locked=True)
         due = list(session.execute(rows).scalars())
-        sandboxed = [d for d in due if d.sandbox]
-        claims += [_claim(session, d, send_at=now, interval=0.0, sender_id=sender_id, timeout=timeout, memo=memo)
-                   for d in sandboxed]
+        channel = policy.channels.get(name)
+        claims += [_claim(session, d, channel=channel, send_at=now, sender_id=sender_id, timeout=timeout, memo=memo)
+                   for d in due if d.sandbox]  # nothing is sent: no pace to keep
         real = [d for d in due if not d.sandbox]
         if not real:
             continue
-        channel = policy.channels.get(name)
         if channel is None:
             for delivery in real:  # the policy dropped it: say so rather than hold the message forever
                 fail(tx, delivery=delivery, detail=f"channel {name} is no longer in the impact policy")
@@ -110,7 +109,7 @@ def claim_due(tx: Transaction, *, policy: Policy, now: datetime, sender_id: str,
         for delivery in real:
             if at > now + timedelta(seconds=horizon):
                 break
-            claims.append(_claim(session, delivery, send_at=at, interval=channel.interval, sender_id=sender_id,
+            claims.append(_claim(session, delivery, channel=channel, send_at=at, sender_id=sender_id,
                                  timeout=timeout, memo=memo))
             at += step
         slot.next_send_at = at
@@ -126,7 +125,7 @@ def _slot(session: Session, *, channel: str, now: datetime, postgresql: bool) ->
     return slot
 
 
-def _claim(session: Session, delivery: Delivery, *, send_at: datetime, interval: float, sender_id: str,
+def _claim(session: Session, delivery: Delivery, *, channel: ChannelDef | None, send_at: datetime, sender_id: str,
            timeout: float, memo: dict[object, object]) -> Claim:
     resent = delivery.state is DeliveryState.SENDING  # its lease ran out mid-send
     if resent:
@@ -137,12 +136,13 @@ def _claim(session: Session, delivery: Delivery, *, send_at: datetime, interval:
     delivery.last_attempt_at = send_at
     delivery.lease_until = send_at + timedelta(seconds=timeout) + LEASE_MARGIN
     return Claim(delivery_id=delivery.id, channel=delivery.channel, kind=delivery.kind, sandbox=delivery.sandbox,
-                 send_at=send_at, interval=interval,
+                 send_at=send_at, interval=0.0 if delivery.sandbox or channel is None else channel.interval,
                  claimed_by=sender_id, resent=resent,
-                 outgoing=_outgoing(session, delivery, sent_at=send_at, memo=memo))
+                 outgoing=_outgoing(session, delivery, channel=channel, sent_at=send_at, memo=memo))
 
 
-def _outgoing(session: Session, delivery: Delivery, *, sent_at: datetime, memo: dict[object, object]) -> Outgoing:
+def _outgoing(session: Session, delivery: Delivery, *, channel: ChannelDef | None, sent_at: datetime,
+              memo: dict[object, object]) -> Outgoing:
     message = session.get_one(Message, delivery.message_id)
     incident = session.get_one(Incident, delivery.incident_id)
     shared = (incident.id, delivery.channel)
@@ -151,7 +151,7 @@ def _outgoing(session: Session, delivery: Delivery, *, sent_at: datetime, memo: 
             select(Delivery.provider_ref).where(Delivery.incident_id == incident.id, Delivery.channel == delivery.channel,
                                                 Delivery.provider_ref.is_not(None))
             .order_by(Delivery.delivered_at.desc()).limit(1)).scalar()
-        memo[shared] = (earlier, MappingProxyType(_components(session, incident, delivery.channel)))
+        memo[shared] = (earlier, MappingProxyType(_components(session, incident, channel)))
     earlier, components = memo[shared]  # type: ignore[misc]
     return Outgoing(idempotency_key=delivery.key, incident_ref=incident_ref(incident.id),
                     incident_title=incident.title, severity=incident.severity.value,
@@ -159,10 +159,7 @@ def _outgoing(session: Session, delivery: Delivery, *, sent_at: datetime, memo: 
                     body=message.body, sent_at=sent_at, provider_ref=earlier, components=components)
 
 
-def _components(session: Session, incident: Incident, channel: str) -> dict[str, str]:
-    from console.policy_store import stored_policy  # cached per version: cheap
-
-    mapping = stored_policy(session).channels.get(channel)
+def _components(session: Session, incident: Incident, mapping: ChannelDef | None) -> dict[str, str]:
     if mapping is None or not mapping.components:
         return {}
     services = set(session.execute(select(Service.name).join(IncidentService, IncidentService.service_id == Service.id)
@@ -230,11 +227,3 @@ def _audit(tx: Transaction, delivery: Delivery, action: AuditAction, detail: str
              after={"delivery": delivery.id, "channel": delivery.channel, "state": delivery.state.value,
                     "attempts": delivery.attempts, "detail": detail})
     tx.touch(ChangeEntity.INCIDENT, delivery.incident_id)
-
-
-def open_failures(session: Session, *, incident_ids: Iterable[int] | None = None) -> list[Delivery]:
-    """Return failed deliveries nobody has dismissed or sent again, newest first."""
-    query = select(Delivery).where(Delivery.state == DeliveryState.FAILED, Delivery.dismissed_at.is_(None))
-    if incident_ids is not None:
-        query = query.where(Delivery.incident_id.in_(list(incident_ids)))
-    return list(session.execute(query.order_by(Delivery.id.desc())).scalars())

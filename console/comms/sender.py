@@ -38,7 +38,6 @@ _SETTLE_BATCH = 200
 @dataclass(frozen=True)
 class SenderSettings:
     timeout: float = 10.0  # one request
-    horizon: float = 1.0  # claim up to this far ahead at a channel's pace (fewer claim rounds at a fast pace)
     idle_poll: float = 1.0  # look for work queued by other consoles this often
     busy_poll: float = 0.05
     settle_retry: float = 1.0  # the database was away: try recording the outcome again after this

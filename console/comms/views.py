@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 from console.comms.context import last_updates
 from console.comms.drafts import is_sandboxed
 from console.comms.dto import ChannelInfo, CommsView, DeliveryItem, MessageItem
-from console.comms.outbox import open_failures
 from console.comms.templates import current_templates
 from console.dto import incident_ref
 from console.errors import NotFound
 from console.policy_store import stored_policy
 from models.comms import Delivery, Message
+from models.enums import DeliveryState
 from models.incident import Incident
 from models.org import Person
 
@@ -70,13 +70,13 @@ def comms_view(session: Session, *, incident_id: int, endpoint_set: Callable[[st
 
 def failures(session: Session) -> tuple[tuple[str, MessageItem], ...]:
     """Return every failed delivery nobody has handled, as (incident ref, its message with that delivery)."""
-    result = []
-    for delivery in open_failures(session)[:_SHOWN]:
-        message = session.get_one(Message, delivery.message_id)
-        item = _messages(session, select(Message).where(Message.id == message.id))[0]
-        only = tuple(d for d in item.deliveries if d.id == delivery.id)
-        result.append((incident_ref(delivery.incident_id), replace(item, deliveries=only)))
-    return tuple(result)
+    failed = list(session.execute(
+        select(Delivery).where(Delivery.state == DeliveryState.FAILED, Delivery.dismissed_at.is_(None))
+        .order_by(Delivery.id.desc()).limit(_SHOWN)).scalars())
+    messages = {m.id: m for m in _messages(session, select(Message).where(
+        Message.id.in_({d.message_id for d in failed})))} if failed else {}
+    return tuple((incident_ref(d.incident_id), replace(messages[d.message_id], deliveries=tuple(
+        x for x in messages[d.message_id].deliveries if x.id == d.id))) for d in failed)
 
 
 def sandbox_outbox(session: Session, *, limit: int = 200) -> tuple[MessageItem, ...]:
