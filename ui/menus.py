@@ -48,8 +48,9 @@ def build_menus_and_toolbars(window: Any) -> None:  # a MainWindow (importing it
     toolbar.insertAction(toolbar.actions()[-2], comms["send_update"])
     window.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
     # Banner rows, each its own line so none hides another: failed updates, demo data, a lost database.
-    for bar in (window.comms.banner, DemoBar(window), OfflineBar(feed=window.feed, parent=window)):
+    window.banner_bar = DemoBar(window)
+    window.offline_bar = OfflineBar(feed=window.feed, parent=window)
+    for bar in (window.comms.banner, window.banner_bar, window.offline_bar):
         window.addToolBarBreak()
         window.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
-    window.banner_bar, window.offline_bar = window.findChild(DemoBar), window.findChild(OfflineBar)
     window.offline_banner, window.retry_button = window.offline_bar.label, window.offline_bar.retry_button
