@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from console.clock import Clock
@@ -40,6 +41,9 @@ class SenderSettings:
     timeout: float = 10.0  # one request
     idle_poll: float = 1.0  # look for work queued by other consoles this often
     busy_poll: float = 0.05
+    # A channel is claimed for again once less than this much of its claimed work is left (in seconds of its
+    # slots), so the next batch is in hand before the last one runs out and the destination never waits on a claim.
+    lookahead: float = 0.5
     settle_retry: float = 1.0  # the database was away: try recording the outcome again after this
 
 
@@ -58,6 +62,7 @@ class Sender:
         self._lock = threading.Lock()
         self._queues: dict[str, queue.Queue[Claim | None]] = {}
         self._busy: dict[str, int] = {}
+        self._queued_until: dict[str, datetime] = {}  # the last slot claimed per channel
         self._threads: list[threading.Thread] = []
         self._loop: threading.Thread | None = None
         # Outcomes are recorded by one thread, many to a transaction: a commit per message (an fsync on SQLite)
@@ -97,7 +102,7 @@ class Sender:
     def run_once(self) -> int:
         """Claim what is due and hand it to the channels' threads; return how many were claimed."""
         with self._lock:
-            busy = frozenset(channel for channel, count in self._busy.items() if count)
+            busy = frozenset(channel for channel, count in self._busy.items() if count and self._ahead(channel))
         try:
             claims = self._claim(busy)
         except DatabaseUnavailable as error:
@@ -105,7 +110,15 @@ class Sender:
             return 0
         for claim in claims:
             self._queue_for(claim.channel).put(claim)
+            with self._lock:
+                self._queued_until[claim.channel] = max(claim.send_at, self._queued_until.get(claim.channel,
+                                                                                             claim.send_at))
         return len(claims)
+
+    def _ahead(self, channel: str) -> bool:
+        """Say whether a channel still holds more than the lookahead of claimed work (call with the lock held)."""
+        until = self._queued_until.get(channel)
+        return until is not None and (until - self._clock.now()).total_seconds() > self.settings.lookahead
 
     def deliver_now(self, claims: list[Claim]) -> None:
         """Attempt and settle claims on the calling thread, in order (tests and the command line)."""
@@ -144,7 +157,9 @@ class Sender:
             finally:
                 with self._lock:
                     self._busy[channel] -= 1
-                self._wake.set()
+                    running_low = not self._busy[channel] or not self._ahead(channel)
+                if running_low:
+                    self._wake.set()
 
     def _settle_outcomes(self) -> None:
         while (first := self._outcomes.get()) is not None:
