@@ -9,6 +9,7 @@ A sandbox delivery never reaches an adapter: it is settled as kept on this machi
 """
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import random
@@ -143,16 +144,21 @@ class Sender:
             return self._queues[channel]
 
     def _work(self, channel: str, claims: queue.Queue[Claim | None]) -> None:
-        last_sent = -1e9
+        recent: collections.deque[float] = collections.deque()  # when the last second's sends went out
         while (claim := claims.get()) is not None:
             try:
-                # At its slot, and never closer to the previous send than the destination's interval: a send
-                # held up (a slow reply, the GIL) must not be followed by a burst of the slots it overran.
-                delay = max((claim.send_at - self._clock.now()).total_seconds(),
-                            last_sent + claim.interval - time.monotonic())
+                # At its slot, and never more sends in any one second than the destination allows: a send held up
+                # (a slow reply, the GIL) may catch up on the slots it overran, but not in a burst past the limit.
+                per_second = max(1, round(1 / claim.interval)) if claim.interval else 0
+                delay = (claim.send_at - self._clock.now()).total_seconds()
+                if per_second and len(recent) >= per_second:
+                    # (30 ms to spare: the network and a busy receiver may bring two requests closer than they left)
+                    delay = max(delay, recent[-per_second] + 1.03 - time.monotonic())
                 if delay > 0 and self._stop.wait(delay):
                     return  # stopping: the lease lets the next sender have it
-                last_sent = time.monotonic()
+                recent.append(time.monotonic())
+                while len(recent) > max(per_second, 1):
+                    recent.popleft()
                 self._outcomes.put((claim, self.attempt(claim), self._rng.random()))
             finally:
                 with self._lock:
