@@ -18,6 +18,8 @@ class AuditEntry(Base):
     """
 
     __tablename__ = "audit_entries"
+    # No two entries may claim the same predecessor: a writer that skipped the chain lock fails, not forks.
+    __table_args__ = (Index("ux_audit_entries_prev_hash", "prev_hash", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -77,6 +77,7 @@ class TimelineKind(StrEnum):
     RESOLVED = "resolved"
     PAGED = "paged"
     COMMUNICATION = "communication"  # an update sent, delivered or failed
+    MITIGATION = "mitigation"  # a mitigation requested, decided, reminded, expired, reverted or extended
 
 
 class TierTarget(StrEnum):
@@ -154,6 +155,17 @@ class AuditAction(StrEnum):
     MESSAGE_RETRY = "message.retry"
     MESSAGE_DISMISS = "message.dismiss"
     DEMO_SEED = "demo.seed"
+    MITIGATION_REQUEST = "mitigation.request"
+    MITIGATION_APPROVE = "mitigation.approve"
+    MITIGATION_REJECT = "mitigation.reject"
+    MITIGATION_WITHDRAW = "mitigation.withdraw"
+    MITIGATION_EXTEND_REQUEST = "mitigation.extend_request"
+    MITIGATION_REMIND = "mitigation.remind"
+    MITIGATION_EXPIRE = "mitigation.expire"
+    MITIGATION_REVERT = "mitigation.revert"
+    RIGHTS_LOAD = "rights.load"
+    KEY_REGISTER = "key.register"
+    KEY_REVOKE = "key.revoke"
 
 
 class ChannelKind(StrEnum):
@@ -173,3 +185,42 @@ class DeliveryState(StrEnum):
     SENDING = "sending"
     DELIVERED = "delivered"
     FAILED = "failed"
+
+
+class MitigationRisk(StrEnum):
+    """How bad it is if the mitigation itself goes wrong."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class MitigationState(StrEnum):
+    """requested -> active (approved) -> reverted, or expired (past its expiry and not yet reverted) -> reverted;
+    requested -> rejected or withdrawn."""
+
+    REQUESTED = "requested"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVERTED = "reverted"
+
+
+class AskKind(StrEnum):
+    """What a leader is asked to sign: the mitigation itself, or more time for it."""
+
+    INITIAL = "initial"
+    EXTENSION = "extension"
+
+
+class AskState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class Verdict(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"

@@ -49,7 +49,13 @@ def test_a_database_newer_than_the_code_is_refused(db) -> None:  # type: ignore[
 
 def test_every_watched_table_still_logs_its_changes_after_all_migrations(db, org) -> None:  # type: ignore[no-untyped-def]
     """On SQLite a migration that rebuilds a table (batch mode) drops its triggers unless it recreates them."""
-    from models.migrations.triggers import COMMS_INCIDENT_TABLES, INCIDENT_TABLES, ORGANISATION_TABLES
+    from models.migrations.triggers import (
+        COMMS_INCIDENT_TABLES,
+        INCIDENT_TABLES,
+        MITIGATION_INCIDENT_TABLES,
+        MITIGATION_ORGANISATION_TABLES,
+        ORGANISATION_TABLES,
+    )
 
     with db.engine.begin() as conn:
         conn.execute(text("DELETE FROM change_log"))
@@ -65,9 +71,13 @@ def test_every_watched_table_still_logs_its_changes_after_all_migrations(db, org
     assert ("incident", incident) in logged and ("organisation", 0) in logged
     if db.backend == "sqlite":
         with db.engine.connect() as conn:
-            triggers = {r[0] for r in conn.execute(text("SELECT tbl_name FROM sqlite_master WHERE type='trigger'"))}
+            triggers = {r[0] for r in conn.execute(text(
+                "SELECT tbl_name FROM sqlite_master WHERE type='trigger' AND name LIKE 'icc_change_%'"))}
+            guards = {r[0] for r in conn.execute(text(
+                "SELECT tbl_name FROM sqlite_master WHERE type='trigger' AND name LIKE 'icc_append_only_%'"))}
         assert triggers == set(INCIDENT_TABLES) | set(ORGANISATION_TABLES) | set(COMMS_INCIDENT_TABLES) | {
-            "message_templates"}
+            "message_templates"} | set(MITIGATION_INCIDENT_TABLES) | set(MITIGATION_ORGANISATION_TABLES)
+        assert guards == {"audit_entries", "mitigation_decisions"}
 
 
 def _rotation_made_before_layers(tmp_path, *, anchor: str, extra: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]

@@ -13,6 +13,11 @@ INCIDENT_TABLES = {
 }
 # Tables of 0005 whose rows belong to an incident: a message queued or a delivery settled refreshes it everywhere.
 COMMS_INCIDENT_TABLES = {"messages": "incident_id", "deliveries": "incident_id"}
+# Tables of 0006 whose rows belong to an incident: a request, an ask or a decision refreshes it everywhere.
+MITIGATION_INCIDENT_TABLES = {"mitigations": "incident_id", "mitigation_asks": "incident_id",
+                              "mitigation_decisions": "incident_id"}
+# Tables of 0006 that are the organisation's: keys and rights reload with the roster.
+MITIGATION_ORGANISATION_TABLES = ("signing_keys", "decision_rights", "rights_versions")
 # The organisation's tables as migration 0002 knew them: a migration must keep meaning what it meant then.
 ORGANISATION_TABLES_0002 = (
     "people", "person_roles", "teams", "team_members", "services", "service_dependencies", "impact_levels",
@@ -45,7 +50,7 @@ def postgresql_incident_trigger(table: str, column: str) -> str:
 def sqlite_triggers(table: str) -> list[str]:
     """Return the CREATE TRIGGER statements that log changes to one table on SQLite."""
     statements = []
-    column = INCIDENT_TABLES.get(table) or COMMS_INCIDENT_TABLES.get(table)
+    column = INCIDENT_TABLES.get(table) or COMMS_INCIDENT_TABLES.get(table) or MITIGATION_INCIDENT_TABLES.get(table)
     for verb, ref in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD")):
         if column is not None:
             statements.append(f"""CREATE TRIGGER icc_change_{table}_{verb} AFTER {verb.upper()} ON "{table}"
