@@ -6,6 +6,7 @@ python main.py seed-demo --db URL                  load the demo organisation in
 python main.py policy load --db URL --reason WHY   load the impact policy as a new, audited version
 python main.py ingest-server --db URL [--host H] [--port P]   signals in over HTTP (token: ICC_INGEST_TOKEN)
 python main.py screenshot --out FILE.png [...]     render the main window offscreen to a PNG
+python main.py audit verify|export|role-sql [...]  check, export or guard the audit trail (docs/AUDIT.md)
 """
 from __future__ import annotations
 
@@ -53,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     channel.add_argument("action", choices=("list", "set", "check", "forget"))
     channel.add_argument("name", nargs="?", help="the channel, as named in the impact policy")
     channel.add_argument("--stdin", action="store_true", help="set: read the endpoint as JSON from standard input")
+    from console import audit_cli
+
+    audit_cli.add_parser(sub, parents=[common])
     shot = sub.add_parser("screenshot", help="render the main window offscreen to a PNG", parents=[common])
     shot.add_argument("--out", required=True, type=Path, metavar="FILE.png")
     shot.add_argument("--size", default="1600x1000", metavar="WxH")
@@ -370,6 +374,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_channel(args)
         if args.command == "screenshot":
             return run_screenshot(args)
+        if args.command == "audit":
+            from console import audit_cli
+
+            return audit_cli.run(args, with_password=_with_stored_password)
         return run_console(args, log_file=log_file)
     except ConsoleError as error:
         log.warning("%s", error)
