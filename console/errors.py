@@ -39,3 +39,7 @@ class AlreadyApplied(ConsoleError):
     def __init__(self, message: str, *, versions: tuple[tuple[int, int], ...] = ()) -> None:
         super().__init__(message)
         self.versions = versions  # (incident id, version) as that action left them
+
+
+class NotPermitted(InvalidInput):
+    """The person may not do this: four eyes, a decision right they do not hold, a key that is not theirs."""

@@ -13,6 +13,15 @@ from console.commands.comms import (
 )
 from console.commands.demo import demo_step, seed_demo
 from console.commands.escalation import escalate_now, escalation_tick
+from console.commands.mitigation_decide import decide_mitigation, mitigation_tick
+from console.commands.mitigations import (
+    page_approver,
+    request_extension,
+    request_mitigation,
+    revert_mitigation,
+    withdraw_mitigation,
+)
+from console.commands.rights import load_rights, register_signing_key, revoke_signing_key
 from console.commands.overrides import stop_escalation, ungroup_service
 from console.commands.policy import load_policy
 from console.commands.routing import route_signals
@@ -42,14 +51,23 @@ __all__ = [
     "change_severity",
     "change_status",
     "claim_deliveries",
-    "dismiss_delivery",
+    "decide_mitigation",
     "demo_step",
+    "dismiss_delivery",
     "escalate_now",
     "escalation_tick",
     "load_policy",
+    "load_rights",
+    "mitigation_tick",
     "open_incident",
+    "page_approver",
+    "register_signing_key",
+    "request_extension",
+    "request_mitigation",
     "resolve",
     "retry_delivery",
+    "revert_mitigation",
+    "revoke_signing_key",
     "route_pending_signals",
     "route_signals",
     "save_template",
@@ -62,4 +80,5 @@ __all__ = [
     "stop_escalation",
     "take_ownership",
     "ungroup_service",
+    "withdraw_mitigation",
 ]

@@ -20,6 +20,8 @@ from sqlalchemy import select
 from console.changes import Changes
 from console.commands._common import load_incident
 from console.commands.policy import apply_load
+from console.commands.rights import apply_rights_load
+from console.routing.rights import DEFAULT_PATH as RIGHTS_PATH
 from console.comms.context import ORGANISATION_KEY
 from console.routing.policy import DEFAULT_PATH
 from console.commands._incident_ops import (
@@ -106,6 +108,8 @@ def seed_demo(uow: UnitOfWork, *, organisation: DemoOrganisation | None = None) 
                                "seed-demo only seeds an empty database")
         counts = _insert_organisation(tx, org)
         apply_load(tx, path=DEFAULT_PATH, reason="demo organisation seeded")  # the shipped impact policy
+        tx.session.flush()  # the rights name people and services: they must be visible to its queries
+        apply_rights_load(tx, path=RIGHTS_PATH, reason="demo organisation seeded")  # and the shipped rights
         tx.session.merge(Meta(key=DEMO_KEY, value=tx.now.isoformat()))
         tx.session.merge(Meta(key=ORGANISATION_KEY, value=org.name))  # signs communications
         counts["incidents"] = _play_seed_incidents(tx, org)

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from console.changes import Changes
-from console.commands import comms, incidents, overrides
+from console.commands import comms, incidents, mitigation_decide, mitigations, overrides, rights
 from console.commands.escalation import escalate_now
 from console.errors import (
     AlreadyApplied,
@@ -39,6 +39,13 @@ COMMANDS: dict[str, Callable[..., Changes]] = {
     "retry_delivery": comms.retry_delivery,
     "dismiss_delivery": comms.dismiss_delivery,
     "save_template": comms.save_template,
+    "request_mitigation": mitigations.request_mitigation,
+    "withdraw_mitigation": mitigations.withdraw_mitigation,
+    "request_extension": mitigations.request_extension,
+    "revert_mitigation": mitigations.revert_mitigation,
+    "page_approver": mitigations.page_approver,
+    "decide_mitigation": mitigation_decide.decide_mitigation,
+    "register_signing_key": rights.register_signing_key,
 }
 
 

@@ -1,0 +1,1 @@
+"""Mitigation authorizations: what a leader signs, who may sign it, and what the console shows of it."""
