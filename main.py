@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     from console import audit_cli
 
     audit_cli.add_parser(sub, parents=[common])
+    from console.mitigations import cli as mitigation_cli
+
+    mitigation_cli.add_parsers(sub, parents=[common])
     shot = sub.add_parser("screenshot", help="render the main window offscreen to a PNG", parents=[common])
     shot.add_argument("--out", required=True, type=Path, metavar="FILE.png")
     shot.add_argument("--size", default="1600x1000", metavar="WxH")
@@ -102,6 +105,10 @@ def open_console_database(url: str | None):  # type: ignore[no-untyped-def]
 
             log.info("first start: seeding the demo organisation into %s", db.display_url)
             commands.seed_demo(UnitOfWork(db, SystemClock()))
+        else:
+            from console.commands.demo import load_shipped_rights_on_demo
+
+            load_shipped_rights_on_demo(UnitOfWork(db, SystemClock()))  # a demo file seeded before schema 0006
     return db, SystemClock()
 
 
@@ -374,6 +381,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_channel(args)
         if args.command == "screenshot":
             return run_screenshot(args)
+        if args.command in ("rights", "signing-key", "mitigation"):
+            from console.mitigations import cli as mitigation_cli
+
+            return mitigation_cli.run(args, open_db=lambda: open_console_database(getattr(args, "db", None))[0])
         if args.command == "audit":
             from console import audit_cli
 

@@ -118,6 +118,19 @@ def seed_demo(uow: UnitOfWork, *, organisation: DemoOrganisation | None = None) 
     return tx.changes()
 
 
+def load_shipped_rights_on_demo(uow: UnitOfWork) -> Changes:
+    """Give a demo database seeded before decision rights existed the shipped rights; others are left alone."""
+    from console.mitigations.rights_store import stored_rights
+    from console.queries import is_demo
+
+    with uow.db.reader() as session:
+        if not is_demo(session) or stored_rights(session) is not None:
+            return Changes()
+    with uow.transaction(actor_id=None) as tx:
+        apply_rights_load(tx, path=RIGHTS_PATH, reason="shipped decision rights for the demo organisation")
+    return tx.changes()
+
+
 def _insert_organisation(tx: Transaction, org: DemoOrganisation) -> dict[str, int]:
     """Insert every row of the organisation, with times relative to the transaction's time."""
     s, now = tx.session, tx.now
