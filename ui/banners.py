@@ -4,12 +4,13 @@ missed."""
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QToolBar, QWidget
 
+from console.dto import incident_ref
 from ui.feed import ChangeFeed
-from ui.timefmt import format_age
+from ui.timefmt import format_age, format_countdown
 
 DEMO_TEXT = "DEMO DATA — a simulated organisation and simulated incidents. Nothing is sent anywhere."
 OFFLINE_TEXT = ("⚠ DATABASE UNREACHABLE — showing the state as of {as_of} ({age} ago). {retry} "
@@ -83,4 +84,41 @@ class FailedUpdatesBar(QToolBar):
         more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
         self.label.setText(f"✖ {what} FAILED — {ref} {message.audience} via {delivery.channel}: "
                            f"{delivery.last_error}{more}. Open it to send again or dismiss.")
+        self.setVisible(True)
+
+
+class MitigationExpiryBar(QToolBar):
+    """A row across the window for approved mitigations: amber when one expires within 15 minutes, red once one
+    has expired and is still in place. A temporary change nobody reverts is how a mitigation becomes an outage."""
+
+    SOON = timedelta(minutes=15)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Mitigations", parent, objectName="MitigationToolBar", movable=False)
+        self.label = _banner_label("", "MitigationBanner")
+        self.addWidget(self.label)
+        self.show_button = QPushButton("Show", objectName="ShowMitigationButton")
+        self.addWidget(self.show_button)
+        self.setVisible(False)
+
+    def show_live(self, live: tuple, *, now: datetime) -> None:  # type: ignore[type-arg]
+        """Show the most urgent of the live mitigations (incident id, ref, action, expires at, state)."""
+        urgent = [m for m in live if m[3] is not None and m[3] - now <= self.SOON]
+        if not urgent:
+            self.setVisible(False)
+            return
+        incident_id, ref, action, expires_at, _state = urgent[0]
+        more = f" (+{len(urgent) - 1} more)" if len(urgent) > 1 else ""
+        left = (expires_at - now).total_seconds()
+        expired = left <= 0
+        if expired:
+            text = (f"⚠ {ref} on {incident_ref(incident_id)} EXPIRED {format_countdown(-left)} ago and is still in "
+                    f"place ({action}): revert it or get an extension approved{more}")
+        else:
+            text = (f"⏱ {ref} on {incident_ref(incident_id)} expires in {format_countdown(left)} ({action}): revert "
+                    f"it or ask for an extension{more}")
+        self.label.setText(text)
+        self.label.setProperty("expired", "true" if expired else "false")
+        self.label.style().unpolish(self.label)
+        self.label.style().polish(self.label)
         self.setVisible(True)

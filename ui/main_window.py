@@ -14,11 +14,13 @@ from console.dto import ChangeEntity, ConsoleInfo, FeedBatch, IncidentDetail, Pe
 from console.queries import Reader
 from console.sync.outbox import Outbox
 from console.comms.endpoints import EndpointStore
+from console.signing import SigningKeyring
 from console.uow import UnitOfWork
 from ui.actions import IncidentActions
 from ui.demo_driver import DemoDriver
 from ui.detail_panel import IncidentDetailPanel
 from ui.comms_controller import CommsController
+from ui.mitigation_controller import MitigationController
 from ui.dialogs import PersonPickerDialog
 from ui.menus import build_menus_and_toolbars
 from ui.feed import ChangeFeed
@@ -42,7 +44,7 @@ class MainWindow(QMainWindow):
     def __init__(self, *, reader: Reader, uow: UnitOfWork, runner: TaskRunner, settings: QSettings, outbox: Outbox,
                  demo_feed: bool = True, feed_interval_ms: int = 2000, demo_interval_ms: tuple[int, int] = (2000, 5000),
                  sandbox: bool = False, endpoints: EndpointStore | None = None, sender: bool = False,
-                 parent: QWidget | None = None) -> None:
+                 signing_keyring: SigningKeyring | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("MainWindow")
         self.setWindowTitle("Incident Command Console")
@@ -69,6 +71,8 @@ class MainWindow(QMainWindow):
         # Demo and training consoles keep every message on this machine (the sandbox outbox).
         self.comms = CommsController(reader=reader, uow=uow, runner=runner, outbox=self.outbox, sandbox=sandbox,
                                      endpoints=endpoints, start_sender=sender, parent=self)
+        self.mitigations = MitigationController(uow=uow, clock=reader.clock, runner=runner, outbox=self.outbox,
+                                                keyring=signing_keyring, parent=self)
         self.status = ConsoleStatusBar(self)
         self.setStatusBar(self.status)
         self.status.set_operator(None)
@@ -98,6 +102,7 @@ class MainWindow(QMainWindow):
                                          Qt.DockWidgetArea.LeftDockWidgetArea)
         self.splitDockWidget(self.queue_dock, self.ownership_dock, Qt.Orientation.Vertical)
         self.detail_panel.tabs.addTab(self.comms.panel, "Updates")
+        self.detail_panel.tabs.addTab(self.mitigations.panel, "Mitigations")
         self.sandbox_dock = self._dock("Sandbox outbox", "SandboxDock", self.comms.sandbox_panel,
                                        Qt.DockWidgetArea.BottomDockWidgetArea)
         self.sandbox_dock.hide()
@@ -138,6 +143,8 @@ class MainWindow(QMainWindow):
         self.ownership.gaps_changed.connect(self.status.set_coverage_gaps)
         self.feed.changed.connect(self.comms.on_feed_changed)
         self.operator_changed.connect(self.comms.set_operator)
+        self.feed.changed.connect(self.mitigations.on_feed_changed)
+        self.operator_changed.connect(self.mitigations.set_operator)
         self.info_loaded.connect(self.comms.set_info)
 
     # --- start-up and identity ---------------------------------------------------------------------
@@ -151,6 +158,7 @@ class MainWindow(QMainWindow):
         self.routing_jobs.start()
         self.ownership.start()
         self.comms.start()
+        self.mitigations.start()
 
     def _on_info_loaded(self, info: ConsoleInfo) -> None:
         self.info = info
@@ -245,6 +253,7 @@ class MainWindow(QMainWindow):
     def _on_queue_incident_selected(self, incident_id: int | None) -> None:
         self.actions_.set_current(self.queue_model.row_by_id(incident_id) if incident_id is not None else None)
         self.comms.set_incident(self.actions_.current)
+        self.mitigations.set_incident(self.actions_.current)
         self.ownership.show_incident(incident_id)
         if incident_id is None:
             self.detail_panel.show_empty()
@@ -319,6 +328,7 @@ class MainWindow(QMainWindow):
         self.queue_model.set_now(self.reader.clock.now())
         self.detail_panel.update_countdown(now=self.reader.clock.now())
         self.comms.tick(self.reader.clock.now())
+        self.mitigations.tick(self.reader.clock.now())
         self.queue_panel.update_header()
         self.feed.check_stalled()
         if self.feed.healthy and self.feed.cursor is not None and self.outbox.pending_count():

@@ -36,6 +36,8 @@ def build_menus_and_toolbars(window: Any) -> None:  # a MainWindow (importing it
     incident_menu.addActions([actions["stop_escalation"], actions["ungroup"]])
     incident_menu.addSeparator()
     incident_menu.addActions([comms["send_update"], comms["compose"]])
+    incident_menu.addSeparator()
+    incident_menu.addActions([window.mitigations.actions["request"], window.mitigations.actions["review"]])
     view_menu = window.menuBar().addMenu("&View")
     for dock, key in ((window.queue_dock, "Ctrl+1"), (window.detail_dock, "Ctrl+2"), (window.pending_dock, "Ctrl+3"),
                       (window.ownership_dock, "Ctrl+4"), (window.sandbox_dock, "Ctrl+5")):
@@ -50,7 +52,7 @@ def build_menus_and_toolbars(window: Any) -> None:  # a MainWindow (importing it
     # Banner rows, each its own line so none hides another: failed updates, demo data, a lost database.
     window.banner_bar = DemoBar(window)
     window.offline_bar = OfflineBar(feed=window.feed, parent=window)
-    for bar in (window.comms.banner, window.banner_bar, window.offline_bar):
+    for bar in (window.comms.banner, window.mitigations.banner, window.banner_bar, window.offline_bar):
         window.addToolBarBreak()
         window.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
     window.offline_banner, window.retry_button = window.offline_bar.label, window.offline_bar.retry_button

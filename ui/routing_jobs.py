@@ -46,7 +46,15 @@ class RoutingJobs(QObject):
         self._pending_timer.stop()
 
     def _on_tick_timer_timeout(self) -> None:
-        self._run("tick", lambda: commands.escalation_tick(self._uow))
+        self._run("tick", self._tick)
+
+    def _tick(self) -> Changes:
+        """Escalate what is due and remind of (or expire) approved mitigations: both idempotent at one moment."""
+        escalated = commands.escalation_tick(self._uow)
+        reminded = commands.mitigation_tick(self._uow)
+        return Changes(incidents=escalated.incidents | reminded.incidents,
+                       entities=escalated.entities | reminded.entities,
+                       versions=escalated.versions + reminded.versions)
 
     def _on_pending_timer_timeout(self) -> None:
         if self._busy["pending"] or not self._online():

@@ -41,6 +41,10 @@ QLabel#FieldName {{ color: {MUTED_FG}; }}
 QLabel#EmptyState {{ color: {MUTED_FG}; font-size: 12pt; }}
 QToolBar {{ spacing: 4px; }}
 QLabel#FailedUpdatesBanner {{ background: {BREACH_BG}; color: {BREACH_FG}; font-weight: bold; padding: 4px 10px; }}
+QLabel#MitigationBanner {{ background: #8a5a00; color: #ffffff; font-weight: bold; padding: 4px 10px; }}
+QLabel#MitigationBanner[expired="true"] {{ background: {BREACH_BG}; color: {BREACH_FG}; }}
+QLabel#MitigationNotice {{ background: #8a5a00; color: #ffffff; padding: 4px 8px; }}
+QLabel#SignOffStanding {{ font-weight: bold; }}
 QLabel#SandboxNotice {{ background: {DEMO_BG}; color: #111; padding: 2px 8px; }}
 QLabel[overdue="true"] {{ color: #ff6b6b; font-weight: bold; }}
 """

@@ -26,6 +26,7 @@ KIND_LABEL = {
     TimelineKind.RESOLVED: "Resolved",
     TimelineKind.PAGED: "Paged",
     TimelineKind.COMMUNICATION: "Update",
+    TimelineKind.MITIGATION: "Mitigation",
 }
 
 

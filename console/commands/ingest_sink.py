@@ -33,6 +33,7 @@ class RoutingSink:
         from console import commands
 
         self._batches.run_exclusively(lambda: commands.escalation_tick(self._uow))
+        self._batches.run_exclusively(lambda: commands.mitigation_tick(self._uow))  # reminders, expiries
 
     def route_pending(self) -> None:
         """Route rows other clients wrote straight into the signals table."""

@@ -54,9 +54,10 @@ def decision_draft(session: Session, *, ask_id: int) -> DecisionDraft:
                          severity=incident.severity.value, ask=ask_content(mitigation=mitigation, ask=ask))
 
 
-def sign_decision(*, draft: DecisionDraft, verdict: Verdict, reason: str, leader_id: int, handle: str,
+def sign_decision(*, draft: DecisionDraft, verdict: Verdict | str, reason: str, leader_id: int, handle: str,
                   passphrase: str, keyring: SigningKeyring, now: datetime) -> SignedDecision:
     """Open the leader's key with their passphrase and sign the decision; a wrong passphrase is refused."""
+    verdict = Verdict(verdict)
     reason = reason.strip()
     if not reason:
         raise InvalidInput("say why: the reason is signed with the decision")
