@@ -384,7 +384,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("rights", "signing-key", "mitigation"):
             from console.mitigations import cli as mitigation_cli
 
-            return mitigation_cli.run(args, open_db=lambda: open_console_database(getattr(args, "db", None))[0])
+            from console import commands
+
+            return mitigation_cli.run(args, open_db=lambda: open_console_database(getattr(args, "db", None))[0],
+                                      commands=commands)
         if args.command == "audit":
             from console import audit_cli
 

@@ -16,7 +16,6 @@ from typing import Any, TextIO
 
 from sqlalchemy import select
 
-from console import commands
 from console.clock import SystemClock
 from console.credentials import keyring_status
 from console.db import Database
@@ -50,16 +49,20 @@ def add_parsers(sub: Any, *, parents: list[argparse.ArgumentParser]) -> None:
     mitigation.add_argument("action", choices=("verify",), help="verify: check every signed decision")
 
 
-def run(args: argparse.Namespace, *, open_db: Callable[[], Database], out: TextIO | None = None) -> int:
-    """Run one of the subcommands on the database `open_db` opens."""
+def run(args: argparse.Namespace, *, open_db: Callable[[], Database], commands: Any,
+        out: TextIO | None = None) -> int:
+    """Run one of the subcommands on the database `open_db` opens, changing data through `commands`.
+
+    The commands package is handed in by main.py: nothing inside console/ imports it (tests/test_architecture.py).
+    """
     out = out or sys.stdout
     db = open_db()
     try:
         uow = UnitOfWork(db, SystemClock())
         if args.command == "rights":
-            return _rights(args, uow, out)
+            return _rights(args, uow, out, commands)
         if args.command == "signing-key":
-            return _signing_key(args, uow, out)
+            return _signing_key(args, uow, out, commands)
         return verify_decisions(db, out=out)
     finally:
         db.dispose()
@@ -78,7 +81,7 @@ def _actor(db: Database, args: argparse.Namespace, *, required: bool) -> int | N
     return person.id
 
 
-def _rights(args: argparse.Namespace, uow: UnitOfWork, out: TextIO) -> int:
+def _rights(args: argparse.Namespace, uow: UnitOfWork, out: TextIO, commands: Any) -> int:
     if args.rights_command == "load":
         changes = commands.load_rights(uow, actor_id=_actor(uow.db, args, required=False), reason=args.reason,
                                        path=args.file)
@@ -98,7 +101,7 @@ def _rights(args: argparse.Namespace, uow: UnitOfWork, out: TextIO) -> int:
     return 0
 
 
-def _signing_key(args: argparse.Namespace, uow: UnitOfWork, out: TextIO) -> int:
+def _signing_key(args: argparse.Namespace, uow: UnitOfWork, out: TextIO, commands: Any) -> int:
     if args.action == "list":
         with uow.db.reader() as session:
             rows = session.execute(select(SigningKey, Person.handle).join(Person, Person.id == SigningKey.person_id)
