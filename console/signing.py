@@ -89,8 +89,8 @@ def sign(*, private_key: Ed25519PrivateKey, content: str) -> str:
 def verify_signature(*, public_key: str, content: str, signature: str) -> bool:
     """Tell whether the signature is the public key's over exactly this content."""
     try:
-        Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key)).verify(bytes.fromhex(signature),
-                                                                              content.encode("utf-8"))
+        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key))
+        key.verify(bytes.fromhex(signature), content.encode("utf-8"))
     except (InvalidSignature, ValueError):
         return False
     return True

@@ -81,6 +81,7 @@ def _items(window: MainWindow):  # type: ignore[no-untyped-def]
 def _review(qtbot, window: MainWindow) -> SignOffDialog:  # type: ignore[no-untyped-def]
     qtbot.waitUntil(lambda: any(i.pending for i in _items(window)), timeout=WAIT)
     window.mitigations.actions["review"].trigger()
+    qtbot.waitUntil(lambda: window.mitigations.dialog is not None, timeout=WAIT)
     dialog = window.mitigations.dialog
     assert isinstance(dialog, SignOffDialog)
     qtbot.waitUntil(lambda: dialog.standing.text() != "checking…", timeout=WAIT)

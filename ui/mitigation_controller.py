@@ -198,13 +198,21 @@ class MitigationController(QObject):
     def review(self, ask_id: int) -> None:
         """Open the sign-off on one waiting request: facts, evidence, leader, passphrase, decision."""
         item = next((i for i in (self.view.items if self.view else ()) if i.pending and i.pending.id == ask_id), None)
-        if item is None or self.row is None or self.dialog is not None:
+        row = self.row
+        if item is None or row is None or self.dialog is not None:
             return
+        # The incident's facts as they are now, whatever the detail panel has loaded so far.
+        self.runner.read(lambda: self._window.reader.incident_detail(incident_id=row.id),  # type: ignore[attr-defined]
+                         on_done=lambda detail: self._open_review(item, detail))
+
+    def _open_review(self, item: Any, detail: Any) -> None:
+        if self.dialog is not None:
+            return
+        ask_id = item.pending.id
         leaders = tuple(a.person for a in item.approvers)
         if self.operator is not None and all(p.id != self.operator.id for p in leaders):
             leaders = (self.operator, *leaders)  # shown, and told plainly why they may not
-        detail = getattr(self._window.detail_panel, "detail", None)  # type: ignore[attr-defined]
-        dialog = SignOffDialog(item=item, row=self.row, detail=detail, leaders=leaders, operator=self.operator,
+        dialog = SignOffDialog(item=item, row=detail.row, detail=detail, leaders=leaders, operator=self.operator,
                                parent=self._window)
         handles = {p.id: p.handle for p in leaders}
         dialog.leader_changed.connect(lambda leader: self._check_standing(dialog, ask_id, leader, handles[leader]))
@@ -280,4 +288,3 @@ class MitigationController(QObject):
         if window.queue_panel.select_incident(incident_id):  # type: ignore[attr-defined]
             mitigation_id = int(ref.split("-")[1])
             self.runner.read(lambda: None, on_done=lambda _none: self.panel.select_mitigation(mitigation_id))
-

@@ -7,7 +7,6 @@ the decision right; the database checks the last two again by itself (migration 
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -15,8 +14,9 @@ from sqlalchemy import select
 from console.changes import Changes
 from console.commands._common import clean_text, parse_enum, require_open
 from console.commands.mitigations import load_mitigation
-from console.errors import Conflict, InvalidInput, InvalidTransition, NotFound, NotPermitted
-from console.mitigations.rights_store import required_rights, stored_rights
+from console.errors import Conflict, InvalidInput, NotFound, NotPermitted
+from console.mitigations.rights_store import stored_rights
+from console.mitigations.rules import refusal
 from console.mitigations.signed import ask_content, decision_content, mitigation_ref, signed_text
 from console.signing import verify_signature
 from console.uow import UnitOfWork
@@ -42,15 +42,10 @@ def decide_mitigation(uow: UnitOfWork, *, actor_id: int, ask_id: int, verdict: s
         mitigation, incident = load_mitigation(tx, ask.mitigation_id)
         ref = mitigation_ref(mitigation.id)
         require_open(incident, action=f"decide {ref} on")
-        if ask.state is not AskState.PENDING:
-            raise InvalidTransition(f"{ref}: this request was already {ask.state}")
-        if ask.requested_by == actor_id:
-            raise NotPermitted(f"four eyes: you asked for this, so someone else must decide {ref}")
-        rights = required_rights(tx.session)
-        refusal = rights.refusal(leader=tx.actor_label, action_class=mitigation.action_class,
-                                 services=_scope_services(mitigation), severity=incident.severity)
-        if refusal:
-            raise NotPermitted(f"{ref}: {refusal}")
+        stop = refusal(ask=ask, mitigation=mitigation, incident=incident, leader_id=actor_id,
+                       leader_handle=tx.actor_label, rights=stored_rights(tx.session))
+        if stop is not None:
+            raise stop
         key = tx.session.execute(select(SigningKey).where(SigningKey.public_key == public_key)).scalar()
         if key is None or key.person_id != actor_id:
             raise NotPermitted(f"that signing key is not registered to {tx.actor_label} in this database")
@@ -71,9 +66,10 @@ def decide_mitigation(uow: UnitOfWork, *, actor_id: int, ask_id: int, verdict: s
         before = {"mitigation": mitigation.id, "state": mitigation.state, "expires_at": mitigation.expires_at}
         ask.state = AskState.APPROVED if outcome is Verdict.APPROVED else AskState.REJECTED
         text = _apply(mitigation, ask, outcome, now=tx.now)
-        tx.timeline(incident, kind=TimelineKind.MITIGATION, text=f"{tx.actor.name if tx.actor else ''} {text} "
-                                                                  f"— “{reason}” (signed)")
-        tx.audit(action=AuditAction.MITIGATION_APPROVE if outcome is Verdict.APPROVED else AuditAction.MITIGATION_REJECT,
+        who = tx.actor.name if tx.actor else tx.actor_label
+        tx.timeline(incident, kind=TimelineKind.MITIGATION, text=f"{who} {text} — “{reason}” (signed)")
+        approved = outcome is Verdict.APPROVED
+        tx.audit(action=AuditAction.MITIGATION_APPROVE if approved else AuditAction.MITIGATION_REJECT,
                  subject_type=ChangeEntity.INCIDENT, subject_id=incident.id, before=before,
                  after={"mitigation": mitigation.id, "ask": ask.id, "kind": ask.kind, "state": mitigation.state,
                         "expires_at": mitigation.expires_at, "verdict": outcome, "reason": reason,
@@ -115,13 +111,14 @@ def mitigation_tick(uow: UnitOfWork) -> Changes:
             assert mitigation.expires_at is not None
             if mitigation.expires_at <= tx.now:
                 mitigation.state = MitigationState.EXPIRED
-                text, action = (f"{ref} ({mitigation.action}) expired at {mitigation.expires_at:%H:%M} UTC: revert it "
-                                f"({mitigation.revert_plan}) or get an extension approved"), AuditAction.MITIGATION_EXPIRE
+                action = AuditAction.MITIGATION_EXPIRE
+                text = (f"{ref} ({mitigation.action}) expired at {mitigation.expires_at:%H:%M} UTC: revert it "
+                        f"({mitigation.revert_plan}) or get an extension approved")
             elif mitigation.reminded_at is None:
                 mitigation.reminded_at = tx.now
                 minutes = max(1, round((mitigation.expires_at - tx.now).total_seconds() / 60))
-                text, action = (f"{ref} ({mitigation.action}) expires in {minutes} min: revert it or ask for an "
-                                f"extension"), AuditAction.MITIGATION_REMIND
+                action = AuditAction.MITIGATION_REMIND
+                text = f"{ref} ({mitigation.action}) expires in {minutes} min: revert it or ask for an extension"
             else:
                 continue
             tx.timeline(incident, kind=TimelineKind.MITIGATION, text=text)
@@ -131,10 +128,6 @@ def mitigation_tick(uow: UnitOfWork) -> Changes:
                                                                   "expires_at": mitigation.expires_at})
             tx.touch_incident(incident)
     return tx.changes()
-
-
-def _scope_services(mitigation: Mitigation) -> list[str]:
-    return list(json.loads(mitigation.scope)["services"])
 
 
 def _signed_time(text: str) -> datetime:

@@ -19,6 +19,7 @@ from console.dto import PersonRef
 from console.incident_detail import person_ref
 from console.mitigations.rights_store import NO_RIGHTS, stored_rights
 from console.mitigations.sign_off import DecisionDraft, decision_draft
+from console.mitigations.rules import refusal
 from console.mitigations.signed import check_decision, mitigation_ref
 from console.oncall import OnCallLookup
 from models.enums import AskState, MitigationState, Severity
@@ -173,22 +174,15 @@ def _on_call_now(session: Session, *, at: datetime) -> dict[int, str]:
 
 
 def precheck(session: Session, *, ask_id: int, leader_id: int) -> str | None:
-    """Return why this leader may not decide this ask (four eyes, no right, no key), or None when they may."""
+    """Return why this leader may not decide this ask (four eyes, no right), or None when they may."""
     ask = session.get(MitigationAsk, ask_id)
     if ask is None:
         return f"there is no request #{ask_id}"
     mitigation = session.get_one(Mitigation, ask.mitigation_id)
-    if ask.state is not AskState.PENDING:
-        return f"{mitigation_ref(mitigation.id)}: this request was already {ask.state}"
-    if ask.requested_by == leader_id:
-        return f"four eyes: you asked for this, so someone else must decide {mitigation_ref(mitigation.id)}"
-    rights = stored_rights(session)
-    if rights is None:
-        return NO_RIGHTS
     leader = session.get_one(Person, leader_id)
-    incident = session.get_one(Incident, mitigation.incident_id)
-    return rights.refusal(leader=leader.handle, action_class=mitigation.action_class,
-                          services=json.loads(mitigation.scope)["services"], severity=incident.severity)
+    stop = refusal(ask=ask, mitigation=mitigation, incident=session.get_one(Incident, mitigation.incident_id),
+                   leader_id=leader_id, leader_handle=leader.handle, rights=stored_rights(session))
+    return None if stop is None else str(stop)
 
 
 @dataclass(frozen=True)
