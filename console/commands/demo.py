@@ -113,9 +113,33 @@ def seed_demo(uow: UnitOfWork, *, organisation: DemoOrganisation | None = None) 
         tx.session.merge(Meta(key=DEMO_KEY, value=tx.now.isoformat()))
         tx.session.merge(Meta(key=ORGANISATION_KEY, value=org.name))  # signs communications
         counts["incidents"] = _play_seed_incidents(tx, org)
+        counts["mitigations"] = _seed_mitigation_request(tx)
         tx.audit(action=AuditAction.DEMO_SEED, subject_type=SEED_ENTITY, subject_id="demo", before={}, after=counts)
         tx.touch(SEED_ENTITY, 0)
     return tx.changes()
+
+
+def _seed_mitigation_request(tx: Transaction) -> int:
+    """Leave one rollback waiting for a leader on the most severe open incident, so the sign-off can be tried."""
+    from console.commands.mitigations import apply_request
+
+    tx.session.flush()
+    incident = tx.session.execute(select(Incident).where(Incident.status != IncidentStatus.RESOLVED,
+                                                         Incident.owner_id.is_not(None))
+                                  .order_by(Incident.severity, Incident.id).limit(1)).scalar()
+    if incident is None:
+        return 0
+    service = tx.session.get_one(Service, incident.service_id)
+    tx.actor = tx.session.get_one(Person, incident.owner_id)
+    try:
+        apply_request(tx, incident=incident, action=f"Roll back {service.name} to the release before this morning's",
+                      action_class="rollback", services=[service.name], regions=["eu-west-1"], tenants=[],
+                      risk="medium", evidence=f"The {service.name} error rate rose within minutes of this morning's "
+                      "deploy reaching eu-west-1; the canary in us-east-1 shows the same pattern.",
+                      revert_plan="Redeploy this morning's release once the fix has passed staging.", minutes=120)
+    finally:
+        tx.actor = None
+    return 1
 
 
 def load_shipped_rights_on_demo(uow: UnitOfWork) -> Changes:

@@ -42,35 +42,44 @@ def request_mitigation(uow: UnitOfWork, *, actor_id: int, incident_id: int, acti
                        risk: str, evidence: str, revert_plan: str, minutes: int,
                        idempotency_key: str | None = None) -> Changes:
     """Ask for a temporary mitigation on an incident; a leader holding the right must approve it."""
+    with uow.transaction(actor_id=actor_id, idempotency_key=idempotency_key) as tx:
+        apply_request(tx, incident=load_incident(tx, incident_id), action=action, action_class=action_class,
+                      services=services, regions=regions, tenants=tenants, risk=risk, evidence=evidence,
+                      revert_plan=revert_plan, minutes=minutes)
+    return tx.changes()
+
+
+def apply_request(tx: Transaction, *, incident: Incident, action: str, action_class: str, services: Sequence[str],
+                  regions: Sequence[str], tenants: Sequence[str], risk: str, evidence: str, revert_plan: str,
+                  minutes: int) -> Mitigation:
+    """Record a mitigation request by the transaction's actor, waiting for a leader's decision."""
+    assert tx.actor is not None, "a mitigation is requested by a person"
     action = clean_text(action, field="the action (what will be done)", limit=500)
     evidence = clean_text(evidence, field="the evidence (why this will help)")
     revert_plan = clean_text(revert_plan, field="the revert plan (how to undo it)")
     level = parse_enum(MitigationRisk, risk, field="risk")
-    with uow.transaction(actor_id=actor_id, idempotency_key=idempotency_key) as tx:
-        incident = load_incident(tx, incident_id)
-        require_open(incident, action="request a mitigation on")
-        kind = required_rights(tx.session).action_class(name=action_class)
-        _check_minutes(minutes, limit=kind.max_minutes, what=f"a {kind.name} mitigation")
-        scope = {"services": _services(tx, services), "regions": _items(regions, field="regions"),
-                 "tenants": _items(tenants, field="tenants")}
-        mitigation = Mitigation(incident_id=incident.id, action=action, action_class=kind.name,
-                                scope=canonical_json(scope), risk=level, evidence=evidence, revert_plan=revert_plan,
-                                minutes=minutes, state=MitigationState.REQUESTED, requested_by=actor_id,
-                                requested_at=tx.now, end_reason="")
-        tx.session.add(mitigation)
-        tx.session.flush()
-        tx.session.add(MitigationAsk(mitigation_id=mitigation.id, incident_id=incident.id, kind=AskKind.INITIAL,
-                                     requested_by=actor_id, requested_at=tx.now, minutes=minutes, reason="",
-                                     state=AskState.PENDING))
-        tx.timeline(incident, kind=TimelineKind.MITIGATION,
-                    text=f"{tx.actor_label} asked to {action} ({kind.name}, {level} risk, for {_span(minutes)}): "
-                         f"{mitigation_ref(mitigation.id)} awaits a leader's approval")
-        tx.audit(action=AuditAction.MITIGATION_REQUEST, subject_type=ChangeEntity.INCIDENT, subject_id=incident.id,
-                 before={}, after={"mitigation": mitigation.id, "action": action, "class": kind.name, "scope": scope,
-                                   "risk": level, "evidence": evidence, "revert_plan": revert_plan,
-                                   "minutes": minutes})
-        tx.touch_incident(incident)
-    return tx.changes()
+    require_open(incident, action="request a mitigation on")
+    kind = required_rights(tx.session).action_class(name=action_class)
+    _check_minutes(minutes, limit=kind.max_minutes, what=f"a {kind.name} mitigation")
+    scope = {"services": _services(tx, services), "regions": _items(regions, field="regions"),
+             "tenants": _items(tenants, field="tenants")}
+    mitigation = Mitigation(incident_id=incident.id, action=action, action_class=kind.name,
+                            scope=canonical_json(scope), risk=level, evidence=evidence, revert_plan=revert_plan,
+                            minutes=minutes, state=MitigationState.REQUESTED, requested_by=tx.actor.id,
+                            requested_at=tx.now, end_reason="")
+    tx.session.add(mitigation)
+    tx.session.flush()
+    tx.session.add(MitigationAsk(mitigation_id=mitigation.id, incident_id=incident.id, kind=AskKind.INITIAL,
+                                 requested_by=tx.actor.id, requested_at=tx.now, minutes=minutes, reason="",
+                                 state=AskState.PENDING))
+    tx.timeline(incident, kind=TimelineKind.MITIGATION,
+                text=f"{tx.actor.name} asked to {action} ({kind.name}, {level} risk, for {_span(minutes)}): "
+                     f"{mitigation_ref(mitigation.id)} awaits a leader's approval")
+    tx.audit(action=AuditAction.MITIGATION_REQUEST, subject_type=ChangeEntity.INCIDENT, subject_id=incident.id,
+             before={}, after={"mitigation": mitigation.id, "action": action, "class": kind.name, "scope": scope,
+                               "risk": level, "evidence": evidence, "revert_plan": revert_plan, "minutes": minutes})
+    tx.touch_incident(incident)
+    return mitigation
 
 
 def withdraw_mitigation(uow: UnitOfWork, *, actor_id: int, mitigation_id: int, reason: str,
