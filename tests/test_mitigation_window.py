@@ -214,3 +214,15 @@ def test_an_expiring_mitigation_is_impossible_to_miss_until_it_is_reverted(
     qtbot.waitUntil(lambda: _items(window)[0].state is MitigationState.REVERTED, timeout=WAIT)
     qtbot.waitUntil(lambda: not banner.isVisible(), timeout=WAIT)
     assert panel.tree.topLevelItem(0).text(1) == "○ reverted"
+
+
+def test_every_shortcut_in_the_window_belongs_to_one_action_only(make_window, incident) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QAction
+
+    window = make_window("bob")
+    keys: dict[str, list[str]] = {}
+    for action in window.findChildren(QAction):
+        for shortcut in action.shortcuts():
+            keys.setdefault(shortcut.toString(), []).append(action.text())
+    assert keys["Ctrl+M"] == ["Request a &mitigation…"] and keys["Ctrl+Shift+M"] == ["Re&view and sign a mitigation…"]
+    assert {key: names for key, names in keys.items() if len(names) > 1} == {}  # Qt fires neither of two

@@ -1,4 +1,4 @@
-"""Mitigations in the window: the Mitigations tab of the selected incident, requesting one (Shift+M), the
+"""Mitigations in the window: the Mitigations tab of the selected incident, requesting one (Ctrl+M), the
 leader's sign-off (Ctrl+Shift+M), paging a leader who could approve, extending, reverting, withdrawing, and
 the banner for approved mitigations about to expire or past it.
 
@@ -30,7 +30,7 @@ from ui.sign_off_dialog import SignOffDialog
 from ui.tasks import TaskRunner
 
 ACTION_SPECS = {
-    "request": ("Request a &mitigation…", "Shift+M", "Ask for a temporary mitigation; a leader with the right "
+    "request": ("Request a &mitigation…", "Ctrl+M", "Ask for a temporary mitigation; a leader with the right "
                 "approves it"),
     "review": ("Re&view and sign a mitigation…", "Ctrl+Shift+M", "The waiting request, the incident and the "
                "evidence on one screen; approve or reject with your signing key"),

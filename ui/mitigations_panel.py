@@ -49,7 +49,7 @@ class MitigationsPanel(QWidget):
         self.view: MitigationsView | None = None
         self.notice = QLabel("", objectName="MitigationNotice", wordWrap=True)
         self.notice.hide()
-        self.request = QPushButton("Request a mitigation…  [Shift+M]", objectName="RequestMitigationButton")
+        self.request = QPushButton("Request a mitigation…  [Ctrl+M]", objectName="RequestMitigationButton")
         self.request.clicked.connect(self.request_wanted)
         self.tree = QTreeWidget(objectName="MitigationTree")
         self.tree.setHeaderLabels(list(COLUMNS))
