@@ -226,3 +226,37 @@ def test_every_shortcut_in_the_window_belongs_to_one_action_only(make_window, in
             keys.setdefault(shortcut.toString(), []).append(action.text())
     assert keys["Ctrl+M"] == ["Request a &mitigation…"] and keys["Ctrl+Shift+M"] == ["Re&view and sign a mitigation…"]
     assert {key: names for key, names in keys.items() if len(names) > 1} == {}  # Qt fires neither of two
+
+
+def test_an_extension_is_asked_in_the_tab_and_signed_like_the_first_approval(
+        make_window, incident, uow, org, keyring, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from tests.mitigation_helpers import decide
+
+    enrol(uow, keyring, person_id=org.alice, handle="alice")
+    decide(uow, keyring, ask_id=request(uow, incident=incident, by=org.bob, minutes=30), leader=org.alice,
+           handle="alice")
+    window = make_window("bob")
+    _open_tab(qtbot, window, incident)
+    panel = window.mitigations.panel
+    qtbot.waitUntil(lambda: panel.extend.isEnabled(), timeout=WAIT)
+    first_expiry = _items(window)[0].expires_at
+    panel.extend.click()
+    dialog = window.mitigations.dialog
+    assert isinstance(dialog, ReasonDialog) and dialog.minutes.maximum() == 240
+    dialog.minutes.setValue(45)
+    dialog.reason.setPlainText("The fix needs another deploy")
+    dialog.ok.click()
+    qtbot.waitUntil(lambda: _items(window)[0].pending is not None, timeout=WAIT)
+    assert "Waiting for an extension of 45 min (The fix needs another deploy)" in panel.details.toPlainText()
+    assert _items(window)[0].expires_at == first_expiry and not panel.extend.isEnabled()
+    sign_off = _review(qtbot, window)  # on bob's console: the leader called into the war room signs there
+    assert sign_off.windowTitle() == "Decide the extension of MIT-1 on INC-1"
+    assert sign_off.standing.text().startswith("✖ four eyes")  # bob asked for the extension
+    sign_off.leader.setCurrentIndex(sign_off.leader.findData(org.alice))
+    qtbot.waitUntil(lambda: sign_off.standing.text() == "✔ holds the decision right; signing key on this machine",
+                    timeout=WAIT)
+    sign_off.reason.setPlainText("One more deploy is fair")
+    sign_off.passphrase.setText(PASSPHRASE)
+    sign_off.approve.click()
+    qtbot.waitUntil(lambda: _items(window)[0].pending is None, timeout=WAIT)
+    assert (_items(window)[0].expires_at - first_expiry).total_seconds() == 45 * 60
