@@ -268,3 +268,16 @@ def test_withdrawn_request_cannot_be_decided(uow, db, org, incident, keyring) ->
     commands.withdraw_mitigation(uow, actor_id=org.bob, mitigation_id=1, reason="the deploy was not it")
     with pytest.raises(InvalidTransition, match="this request was already withdrawn"):
         commands.decide_mitigation(uow, actor_id=org.alice, **decision.command_args())
+
+
+def test_an_exported_approval_verifies_offline_and_a_changed_one_does_not(uow, db, org, incident, keyring) -> None:  # type: ignore[no-untyped-def]
+    from console.mitigations.signed import check_exported
+
+    decide(uow, keyring, ask_id=request(uow, incident=incident, by=org.bob), leader=org.alice, handle="alice")
+    with db.reader() as s:
+        after = json.loads(s.execute(select(AuditEntry.after).where(AuditEntry.action == "mitigation.approve"))
+                           .scalar_one())
+    assert check_exported(after=after).valid
+    assert check_exported(after={**after, "reason": "something else"}).reason == (
+        "the entry's verdict or reason differs from what was signed")
+    assert not check_exported(after={**after, "signed": after["signed"].replace("medium", "low")}).valid

@@ -86,3 +86,18 @@ def check_decision(session: Session, *, decision: MitigationDecision) -> Signatu
     if stated != expected:
         return SignatureCheck(False, "the decision was changed after it was signed")
     return SignatureCheck(True)
+
+
+def check_exported(*, after: dict[str, Any]) -> SignatureCheck:
+    """Check the signature carried by an exported `mitigation.approve`/`reject` audit entry, offline."""
+    try:
+        signed, signature, public_key = after["signed"], after["signature"], after["public_key"]
+        decision = json.loads(signed)["decision"]
+    except (KeyError, TypeError, ValueError):
+        return SignatureCheck(False, "the entry carries no signed decision")
+    if not verify_signature(public_key=public_key, content=signed, signature=signature):
+        return SignatureCheck(False, "the signature does not match the signed text")
+    if (decision.get("verdict"), decision.get("reason"), decision.get("public_key")) != (
+            after.get("verdict"), after.get("reason"), public_key):
+        return SignatureCheck(False, "the entry's verdict or reason differs from what was signed")
+    return SignatureCheck(True)
