@@ -1,8 +1,9 @@
-"""The hash-chained audit trail: chain a command's entries at the end of its transaction, and verify the chain."""
+"""The hash-chained audit trail: chain a command's entries at the end of its transaction, and verify the chain.
+
+What is hashed is defined in console/audit_chain.py (re-exported here); the fast walk is console/audit_verify.py.
+"""
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -10,44 +11,22 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from console.audit_chain import (
+    GENESIS_HASH,
+    BreakKind,
+    ChainHead,
+    ChainVerdict,
+    at_text,
+    canonical_json,
+    entry_content,
+    entry_hash,
+)
+from console.audit_verify import walk_chain
 from models.audit import AuditEntry
-from models.base import as_plain
 from models.schema import PG_WRITE_LOCK
 
-GENESIS_HASH = "0" * 64
-
-
-def canonical_json(value: Any) -> str:
-    """Serialise to the one byte-exact JSON form that is hashed and stored."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=as_plain)
-
-
-def entry_hash(
-    *,
-    prev_hash: str,
-    at: datetime,
-    actor_id: int | None,
-    actor: str,
-    action: str,
-    subject_type: str,
-    subject_id: str,
-    before: str,
-    after: str,
-) -> str:
-    """Return SHA-256 over the previous hash and this entry's canonical content."""
-    content = canonical_json(
-        {
-            "at": at.astimezone(timezone.utc).isoformat(timespec="microseconds"),
-            "actor_id": actor_id,
-            "actor": actor,
-            "action": action,
-            "subject_type": subject_type,
-            "subject_id": subject_id,
-            "before": before,
-            "after": after,
-        }
-    )
-    return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
+__all__ = ["GENESIS_HASH", "BreakKind", "ChainHead", "ChainVerdict", "PendingEntry", "append_entries", "at_text",
+           "canonical_json", "entry_content", "entry_hash", "verify_chain"]
 
 
 @dataclass(frozen=True)
@@ -93,34 +72,10 @@ def append_entries(session: Session, entries: list[PendingEntry]) -> None:
     session.execute(insert(AuditEntry), rows)
 
 
-@dataclass(frozen=True)
-class ChainVerdict:
-    intact: bool
-    checked: int
-    first_bad_id: int | None = None
-    reason: str = ""
+def verify_chain(session: Session, *, known_head: ChainHead | None = None) -> ChainVerdict:
+    """Walk the whole chain in id order and report the first entry that does not fit.
 
-
-def verify_chain(session: Session) -> ChainVerdict:
-    """Walk the whole chain in id order and report the first entry that does not fit."""
-    prev_hash = GENESIS_HASH
-    checked = 0
-    for entry in session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars():
-        if entry.prev_hash != prev_hash:
-            return ChainVerdict(False, checked, entry.id, "previous hash does not match: an entry was removed or inserted")
-        expected = entry_hash(
-            prev_hash=entry.prev_hash,
-            at=entry.at,
-            actor_id=entry.actor_id,
-            actor=entry.actor,
-            action=entry.action,
-            subject_type=entry.subject_type,
-            subject_id=entry.subject_id,
-            before=entry.before,
-            after=entry.after,
-        )
-        if entry.hash != expected:
-            return ChainVerdict(False, checked, entry.id, "content does not match its hash: the entry was altered")
-        prev_hash = entry.hash
-        checked += 1
-    return ChainVerdict(True, checked)
+    With `known_head` (a head seen by an earlier check), an intact chain that no longer holds that entry with
+    that hash is reported TRUNCATED: deleting the newest entries leaves a chain that is valid by itself.
+    """
+    return walk_chain(session, known_head=known_head)
