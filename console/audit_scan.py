@@ -11,6 +11,8 @@ import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
 
 from console.audit_chain import at_text, entry_content
 
@@ -98,10 +100,10 @@ def recomputes(row: Row, *, backend: str) -> bool:
 
 @dataclass(frozen=True)
 class RangeJob:
-    """A run of entries for a worker process: which database (a SQLite path or a libpq URI) and which ids."""
+    """A run of entries for a worker process: which database (a SQLite path or psycopg keywords) and which ids."""
 
     backend: str
-    target: str
+    target: Any
     low: int
     high: int
 
@@ -111,7 +113,7 @@ def scan_range(job: RangeJob) -> Run:
     if job.backend == "sqlite":
         import sqlite3
 
-        connection = sqlite3.connect(f"file:{job.target}?mode=ro", uri=True)
+        connection = sqlite3.connect(f"file:{quote(job.target)}?mode=ro", uri=True)
         try:
             return scan(connection.execute(range_sql("sqlite", bounded=True), (job.low, job.high)), backend="sqlite",
                         prev_hash=None)
@@ -119,7 +121,7 @@ def scan_range(job: RangeJob) -> Run:
             connection.close()
     import psycopg
 
-    with psycopg.connect(job.target) as connection, connection.transaction():
+    with psycopg.connect(**job.target, connect_timeout=5) as connection, connection.transaction():
         cursor = connection.cursor(name="icc_audit_verify_range")
         cursor.itersize = PG_BATCH
         cursor.execute(range_sql("postgresql", bounded=True), (job.low, job.high))

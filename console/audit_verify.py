@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
@@ -32,8 +33,13 @@ def walk_chain(session: Session, *, known_head: ChainHead | None = None) -> Chai
     return _join(session, [_scan_here(connection, None)], known_head=known_head)
 
 
-def verify_database(db: Database, *, known_head: ChainHead | None = None, workers: int | None = None) -> ChainVerdict:
-    """Verify a database's whole chain, splitting a long one across worker processes (one per core by default)."""
+def verify_database(db: Database, *, known_head: ChainHead | None = None, workers: int | None = None,
+                    share: bool = True) -> ChainVerdict:
+    """Verify a database's whole chain, splitting a long one across worker processes (one per core by default).
+
+    With `share`, this process checks one span itself; without it (a GUI process, where a thread hashing for
+    seconds would hold the interpreter lock the window needs) every span goes to a worker.
+    """
     with db.reader() as session:
         connection = session.connection()
         low, high = session.execute(select(func.min(AuditEntry.id), func.max(AuditEntry.id))).one()
@@ -45,19 +51,23 @@ def verify_database(db: Database, *, known_head: ChainHead | None = None, worker
         # starting up is what the others wait for, and this one needs no start-up).
         step = (high - low + count) // count
         spans = [(low + i * step, min(high, low + (i + 1) * step - 1)) for i in range(count)]
-        with ProcessPoolExecutor(count - 1, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(scan_range, RangeJob(db.backend, target, lo, hi)) for lo, hi in spans[:-1]]
-            own = _scan_here(connection, spans[-1])
-            runs = [future.result() for future in futures] + [own]
+        elsewhere = spans[:-1] if share else spans
+        with ProcessPoolExecutor(len(elsewhere), mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(scan_range, RangeJob(db.backend, target, lo, hi)) for lo, hi in elsewhere]
+            own = [_scan_here(connection, spans[-1])] if share else []
+            runs = [future.result() for future in futures] + own
         return _join(session, runs, known_head=known_head)
 
 
-def _worker_target(db: Database) -> str | None:
-    """Return what a worker connects to: a SQLite file path or a libpq URI (None: no worker can share it)."""
+def _worker_target(db: Database) -> str | dict[str, Any] | None:
+    """Return what a worker connects to: a SQLite file path or psycopg keyword arguments (None: no worker can)."""
     if db.backend == "sqlite":
         path = db.url.database
         return path if path and path != ":memory:" and not path.startswith("file:") else None
-    return db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    # Keywords, not a URL: psycopg echoes a URL it cannot parse in its error, password and all (as in queries.py).
+    params: dict[str, Any] = db.url.translate_connect_args(username="user", database="dbname")
+    params.update(db.url.query)
+    return params
 
 
 def _scan_here(connection: Connection, span: tuple[int, int] | None) -> Run:
