@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, str_enum
 from models.enums import AskKind, AskState, MitigationRisk, MitigationState, Verdict
+from models.routing import LoadedTextVersion
 
 
 class Mitigation(Base):
@@ -111,18 +112,10 @@ class SigningKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class RightsVersion(Base):
-    """One loaded version of the decision-rights file: what it said, who loaded it and why."""
+class RightsVersion(LoadedTextVersion, Base):
+    """One loaded version of the decision-rights file."""
 
     __tablename__ = "rights_versions"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    version: Mapped[str] = mapped_column(String(64))
-    digest: Mapped[str] = mapped_column(String(64))
-    content: Mapped[str] = mapped_column(Text)
-    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    loaded_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
-    reason: Mapped[str] = mapped_column(Text)
 
 
 class DecisionRight(Base):

@@ -9,10 +9,8 @@ from models.base import Base, UTCDateTime, str_enum
 from models.enums import DecisionKind, EscalationState, PageReason
 
 
-class PolicyVersion(Base):
-    """One loaded version of the impact policy file: what it said, who loaded it and why."""
-
-    __tablename__ = "policy_versions"
+class LoadedTextVersion:
+    """The columns of one loaded version of a policy file: what it said, who loaded it and why."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[str] = mapped_column(String(64))
@@ -21,6 +19,12 @@ class PolicyVersion(Base):
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     loaded_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     reason: Mapped[str] = mapped_column(Text)
+
+
+class PolicyVersion(LoadedTextVersion, Base):
+    """One loaded version of the impact policy file."""
+
+    __tablename__ = "policy_versions"
 
 
 class Decision(Base):

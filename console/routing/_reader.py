@@ -7,8 +7,11 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
+import tomllib
 from collections.abc import Iterable
 from enum import StrEnum
+from pathlib import Path as Path_
 from typing import Any, NoReturn, TypeVar
 
 from console.errors import InvalidInput
@@ -17,6 +20,29 @@ from console.routing.vocabulary import parse_duration
 
 E = TypeVar("E", bound=StrEnum)
 MISSING: Any = object()
+
+
+def read_toml(*, path: Path_ | None, text: str | None, what: str, unnamed: str) -> tuple[str, str, dict[str, Any]]:
+    """Read a policy file (or take its text) and parse its TOML: (name for messages, text, parsed tables).
+
+    A file that cannot be read, is not UTF-8 or is not TOML is refused with the file, the line and the reason.
+    """
+    if text is None:
+        assert path is not None
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise InvalidInput(f"{path}: cannot read the {what}: {error.strerror or error}") from None
+        except UnicodeDecodeError as error:
+            raise InvalidInput(f"{path}:1: not UTF-8 text (byte {error.start})") from None
+    name = str(path) if path is not None else unnamed
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        found = re.search(r"\(at line (\d+), column \d+\)", str(error))
+        line = found.group(1) if found else str(text.count("\n") + 1)  # "at end of document"
+        raise InvalidInput(f"{name}:{line}: not valid TOML: {error}") from None
+    return name, text, raw
 
 
 class Source:

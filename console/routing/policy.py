@@ -8,13 +8,11 @@ the values themselves are in console/routing/definitions.py).
 from __future__ import annotations
 
 import hashlib
-import re
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 
-from console.errors import InvalidInput
 from console.routing._parse import parse_policy
+from console.routing._reader import read_toml
 from console.routing.definitions import Policy, Rule, SeverityLevel
 
 __all__ = ["DEFAULT_PATH", "Policy", "Rule", "SeverityLevel", "default_policy", "load_policy", "policy_digest"]
@@ -32,19 +30,7 @@ def load_policy(*, path: Path | None = None, text: str | None = None) -> Policy:
     """Read and check a policy file (or text); raise InvalidInput with file, line and reason on any fault."""
     if text is None:
         path = path or DEFAULT_PATH
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise InvalidInput(f"{path}: cannot read the impact policy: {error.strerror or error}") from None
-        except UnicodeDecodeError as error:
-            raise InvalidInput(f"{path}:1: not UTF-8 text (byte {error.start})") from None
-    name = str(path) if path is not None else "<policy text>"
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        found = re.search(r"\(at line (\d+), column \d+\)", str(error))
-        line = found.group(1) if found else str(text.count("\n") + 1)  # "at end of document"
-        raise InvalidInput(f"{name}:{line}: not valid TOML: {error}") from None
+    name, text, raw = read_toml(path=path, text=text, what="impact policy", unnamed="<policy text>")
     return parse_policy(name=name, text=text, raw=raw, digest=policy_digest(text=text))
 
 

@@ -7,14 +7,13 @@ may approve this?" and `refusal` says in plain words why one person may not.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from console.errors import InvalidInput
-from console.routing._reader import Node, Source, did_you_mean, show
+from console.routing._reader import Node, Source, did_you_mean, read_toml, show
 from console.routing.policy import policy_digest
 from models.enums import Severity
 
@@ -109,18 +108,7 @@ def load_rights(*, path: Path | None = None, text: str | None = None, people: Co
     """Read and check a decision-rights file; with the roster's handles and services, check the names too."""
     if text is None:
         path = path or DEFAULT_PATH
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise InvalidInput(f"{path}: cannot read the decision rights: {error.strerror or error}") from None
-        except UnicodeDecodeError as error:
-            raise InvalidInput(f"{path}:1: not UTF-8 text (byte {error.start})") from None
-    name = str(path) if path is not None else "<decision rights text>"
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        found = re.search(r"\(at line (\d+), column \d+\)", str(error))
-        raise InvalidInput(f"{name}:{found.group(1) if found else 1}: not valid TOML: {error}") from None
+    name, text, raw = read_toml(path=path, text=text, what="decision rights", unnamed="<decision rights text>")
     source = Source(name=name, text=text)
     top = Node(source=source, path=(), data=raw)
     top.allow(_TOP)
