@@ -115,3 +115,8 @@ class ChainCheck:
     reason: str = ""
     head: str = ""  # ID:HASH of the newest entry, to pass to the next check
     root: str = ""  # the oldest entry's hash: tells this chain from another database's (a re-created file)
+
+    @property
+    def name(self) -> str:
+        """What a remembered head is kept under: the start of the oldest entry's hash."""
+        return self.root[:16]

@@ -3,10 +3,10 @@ the whole-chain check the window runs in the background. Results are frozen valu
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import Select, distinct, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from console.audit_chain import ChainHead
@@ -55,8 +55,8 @@ def iter_entries(session: Session, *, where: AuditFilter) -> Iterator[AuditRow]:
 
 def audit_choices(session: Session) -> AuditChoices:
     """Return who and which actions appear in the trail, for the filters."""
-    actors = session.execute(select(distinct(AuditEntry.actor)).order_by(AuditEntry.actor)).scalars().all()
-    actions = session.execute(select(distinct(AuditEntry.action)).order_by(AuditEntry.action)).scalars().all()
+    actors = session.execute(select(AuditEntry.actor).distinct().order_by(AuditEntry.actor)).scalars().all()
+    actions = session.execute(select(AuditEntry.action).distinct().order_by(AuditEntry.action)).scalars().all()
     return AuditChoices(tuple(actors), tuple(actions))
 
 
@@ -77,15 +77,19 @@ class AuditReader:
         with reachable(self._db), self._db.reader() as session:
             return audit_choices(session)
 
-    def check_chain(self, *, known_head: str = "") -> ChainCheck:
-        """Verify the whole chain, long ones in worker processes so this thread holds the GIL only to wait."""
+    def check_chain(self, *, known_heads: Mapping[str, str] | None = None) -> ChainCheck:
+        """Verify the whole chain, long ones in worker processes so this thread holds the GIL only to wait.
+
+        `known_heads` maps a chain's name (its first hash, 16 digits: see ChainCheck.name) to the head an earlier
+        check saw; this chain's, if any, must still be in it.
+        """
         from console.audit_verify import verify_database
 
-        head = ChainHead.parse(known_head) if known_head else None
         with reachable(self._db):
-            verdict = verify_database(self._db, known_head=head, share=False)
             with self._db.reader() as session:
                 root = session.execute(select(AuditEntry.hash).order_by(AuditEntry.id).limit(1)).scalar() or ""
+            known = (known_heads or {}).get(root[:16], "")
+            verdict = verify_database(self._db, known_head=ChainHead.parse(known) if known else None, share=False)
         return ChainCheck(intact=verdict.intact, entries=verdict.checked, checked_at=self.clock.now(),
                           first_bad_id=verdict.first_bad_id, kind=str(verdict.kind or ""), reason=verdict.reason,
                           head=str(verdict.head) if verdict.head else "", root=root)

@@ -8,6 +8,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
+from console.audit_queries import AuditReader
 from console.changes import Changes
 from console.commands.dispatch import CommandRequest
 from console.dto import ChangeEntity, ConsoleInfo, FeedBatch, IncidentDetail, PersonRef, QueueSnapshot
@@ -17,6 +18,7 @@ from console.comms.endpoints import EndpointStore
 from console.signing import SigningKeyring
 from console.uow import UnitOfWork
 from ui.actions import IncidentActions
+from ui.audit_controller import AuditController
 from ui.demo_driver import DemoDriver
 from ui.detail_panel import IncidentDetailPanel
 from ui.comms_controller import CommsController
@@ -73,6 +75,8 @@ class MainWindow(QMainWindow):
                                      endpoints=endpoints, start_sender=sender, parent=self)
         self.mitigations = MitigationController(uow=uow, clock=reader.clock, runner=runner, outbox=self.outbox,
                                                 keyring=signing_keyring, parent=self)
+        self.audit = AuditController(reader=AuditReader(uow.db, reader.clock), runner=runner, settings=settings,
+                                     parent=self)
         self.status = ConsoleStatusBar(self)
         self.setStatusBar(self.status)
         self.status.set_operator(None)
@@ -108,6 +112,9 @@ class MainWindow(QMainWindow):
         self.sandbox_dock.hide()
         self.sandbox_dock.visibilityChanged.connect(
             lambda shown: self.comms.reload_sandbox() if shown and self.comms.sandbox_panel.stale else None)
+        self.audit_dock = self._dock("Audit trail", "AuditDock", self.audit.panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.audit_dock.hide()
+        self.audit_dock.visibilityChanged.connect(self.audit.set_shown)
 
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -146,6 +153,9 @@ class MainWindow(QMainWindow):
         self.feed.changed.connect(self.mitigations.on_feed_changed)
         self.operator_changed.connect(self.mitigations.set_operator)
         self.info_loaded.connect(self.comms.set_info)
+        self.feed.changed.connect(self.audit.on_feed_changed)
+        self.audit.chain_checked.connect(self.status.set_audit_check)
+        self.audit.check_failed.connect(self.status.set_audit_error)
 
     # --- start-up and identity ---------------------------------------------------------------------
 
@@ -159,6 +169,7 @@ class MainWindow(QMainWindow):
         self.ownership.start()
         self.comms.start()
         self.mitigations.start()
+        self.audit.start()
 
     def _on_info_loaded(self, info: ConsoleInfo) -> None:
         self.info = info
@@ -370,6 +381,7 @@ class MainWindow(QMainWindow):
         self._ticker.stop()
         self.routing_jobs.stop()
         self.ownership.stop()
+        self.audit.stop()
         self.comms.shutdown()
         self.feed.stop()
         if self.demo_driver is not None:

@@ -40,7 +40,7 @@ def build_menus_and_toolbars(window: Any) -> None:  # a MainWindow (importing it
     incident_menu.addActions([window.mitigations.actions["request"], window.mitigations.actions["review"]])
     view_menu = window.menuBar().addMenu("&View")
     for dock, key in ((window.queue_dock, "Ctrl+1"), (window.detail_dock, "Ctrl+2"), (window.pending_dock, "Ctrl+3"),
-                      (window.ownership_dock, "Ctrl+4"), (window.sandbox_dock, "Ctrl+5")):
+                      (window.ownership_dock, "Ctrl+4"), (window.sandbox_dock, "Ctrl+5"), (window.audit_dock, "Ctrl+6")):
         toggle = dock.toggleViewAction()
         toggle.setShortcut(QKeySequence(key))
         view_menu.addAction(toggle)

@@ -6,9 +6,11 @@ from collections.abc import Sequence
 
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar, QWidget
 
+from console.audit_dto import ChainCheck
 from console.dto import PersonRef
 from console.ownership import Gap
 from ui import theme
+from ui.timefmt import local_time
 
 
 class ConsoleStatusBar(QStatusBar):
@@ -21,7 +23,8 @@ class ConsoleStatusBar(QStatusBar):
         self.kept_label = QLabel("", objectName="KeptLabel")
         self.coverage_label = QLabel("", objectName="CoverageLabel")
         self.coverage_label.setStyleSheet(f"color: {theme.WARN_FG};")
-        for label in (self.coverage_label, self.kept_label, self.pending_label, self.feed_label, self.database_label, self.operator_label):
+        self.audit_label = QLabel("Audit …", objectName="AuditLabel", toolTip="checking the audit chain…")
+        for label in (self.audit_label, self.coverage_label, self.kept_label, self.pending_label, self.feed_label, self.database_label, self.operator_label):
             # Status text may be cut short on a narrow window, but it must never make the window wider.
             label.setMinimumWidth(1)
             label.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
@@ -48,6 +51,24 @@ class ConsoleStatusBar(QStatusBar):
         self.coverage_label.setToolTip("\n".join(
             f"{g.rotation}: {g.starts_at.astimezone():%a %d %b %H:%M}–{g.ends_at.astimezone():%a %H:%M}: {g.reason}"
             for g in gaps))
+
+    def set_audit_check(self, check: ChainCheck) -> None:
+        """Show the last whole-chain check: a quiet tick, or a red warning naming the first bad entry."""
+        when = f"checked {local_time(check.checked_at, with_date=True)}"
+        if check.intact:
+            self.audit_label.setText(f"Audit ✓ {check.entries:,} entries")
+            self.audit_label.setStyleSheet("")
+            self.audit_label.setToolTip(f"audit chain intact: every entry's hash and link verified; {when}")
+            return
+        self.audit_label.setText(f"⚠ Audit chain broken at #{check.first_bad_id}")
+        self.audit_label.setStyleSheet(f"color: {theme.BREACH_FG}; background: {theme.BREACH_BG}; padding: 0 6px;"
+                                       " font-weight: bold;")
+        self.audit_label.setToolTip(f"{check.kind}: {check.reason}\n{when}\n"
+                                    "`python main.py audit verify` says the same; see docs/AUDIT.md")
+
+    def set_audit_error(self, message: str) -> None:
+        """Say the last check could not run (the database was unreachable), keeping the verdict before it."""
+        self.audit_label.setToolTip(f"the last audit check could not run: {message}")
 
     def set_kept(self, count: int) -> None:
         self.kept_label.setText(f"◔ {count} kept on this machine" if count else "")
