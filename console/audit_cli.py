@@ -6,12 +6,14 @@ unreachable database, a bad argument), as every other subcommand does.
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from console.audit_dto import AuditFilter
 from console.errors import InvalidInput
@@ -121,14 +123,24 @@ def verify(*, url: str | None, head: str | None, with_password: Callable[[str], 
         known = ChainHead.parse(head) if head else None
     except ValueError as error:
         raise InvalidInput(f"--head {error}") from None
+    from console.mitigations.cli import verify_decisions
+
     db = _open(url, with_password)
     try:
         verdict = verify_database(db, known_head=known)
+        # The signed decisions too: each signature over its text, and that text against the rows as they are.
+        signed = io.StringIO()
+        signatures = verify_decisions(db, out=signed)
     finally:
         db.dispose()
     if not verdict.intact:
         print(f"audit chain BROKEN at entry #{verdict.first_bad_id}: {verdict.reason} [{verdict.kind}; "
               f"{verdict.checked} entries before it are intact]", file=out)
+        out.write(signed.getvalue())
+        return EXIT_BROKEN
+    if signatures != EXIT_INTACT:
+        print(f"audit chain intact: {verdict.checked} entries, but a signed decision does not verify:", file=out)
+        out.write(signed.getvalue())
         return EXIT_BROKEN
     if verdict.head is None:
         print("audit chain intact: 0 entries (the trail is empty)", file=out)
@@ -136,6 +148,7 @@ def verify(*, url: str | None, head: str | None, with_password: Callable[[str], 
         print(f"audit chain intact: {verdict.checked} entries, head #{verdict.head.id} {verdict.head.hash}", file=out)
         print(f"keep the head: a later `audit verify --head {verdict.head}` says if entries after it were removed",
               file=out)
+    out.write(signed.getvalue())
     return EXIT_INTACT
 
 
@@ -163,8 +176,12 @@ def verify_file(*, path: Path, out: TextIO) -> int:
     if not path.is_file():
         raise InvalidInput(f"--file {path}: no such file")
     fmt = "csv" if path.suffix.lower() == ".csv" else "jsonl"
+    problems: list[str] = []
+    signed = [0]
     with path.open(encoding="utf-8", newline="") as lines:
-        verdict = verify_export(read_export(lines, fmt=fmt))
+        verdict = verify_export(_checking_signatures(read_export(lines, fmt=fmt), problems=problems, signed=signed))
+    for problem in problems:
+        print(f"signed decision in {problem}", file=out)
     if not verdict.intact:
         print(f"export BROKEN at entry #{verdict.bad_id}: {verdict.reason} [{verdict.entries} entries before it "
               "are intact]", file=out)
@@ -173,4 +190,27 @@ def verify_file(*, path: Path, out: TextIO) -> int:
     print(f"export intact: {verdict.entries} entries{span}, every hash recomputes; {verdict.links} links checked, "
           f"{verdict.gaps} gaps (entries not in this file: expected in a filtered export, in a full one each is a "
           "missing entry)", file=out)
-    return EXIT_INTACT
+    print(f"{signed[0]} signed decisions: " + (f"{len(problems)} do NOT verify" if problems else "every signature "
+                                               "verifies with the public key it carries"), file=out)
+    return EXIT_BROKEN if problems else EXIT_INTACT
+
+
+SIGNED_ACTIONS = ("mitigation.approve", "mitigation.reject")
+
+
+def _checking_signatures(records: Iterator[dict[str, Any]], *, problems: list[str],
+                         signed: list[int]) -> Iterator[dict[str, Any]]:
+    """Pass records through, checking the signature each signed decision carries on the way."""
+    from console.mitigations.signed import check_exported
+
+    for record in records:
+        if record.get("action") in SIGNED_ACTIONS:
+            signed[0] += 1
+            try:
+                check = check_exported(after=json.loads(record["after"]))
+            except (TypeError, ValueError):
+                problems.append(f"entry #{record['id']}: its after is not JSON")
+            else:
+                if not check.valid:
+                    problems.append(f"entry #{record['id']}: {check.reason}")
+        yield record

@@ -74,3 +74,29 @@ def test_signing_key_create_keeps_the_key_in_the_os_keyring(capsys, monkeypatch,
         assert f"alice        {public[:16]}" in out and "active" in out
     finally:
         SigningKeyring().forget(handle="alice")
+
+
+def test_audit_verify_checks_the_signed_decisions_too_in_the_database_and_in_an_export(
+        capsys, db_url, db, uow, org, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    keyring = ScratchKeyring()
+    try:
+        load_test_rights(uow, tmp_path)
+        enrol(uow, keyring, person_id=org.alice, handle="alice")
+        incident = commands.open_incident(uow, actor_id=org.bob, title="x", severity="SEV1",
+                                          service_id=org.identity).created_incident
+        decide(uow, keyring, ask_id=request(uow, incident=incident, by=org.bob), leader=org.alice, handle="alice")
+    finally:
+        keyring.cleanup()
+    export = tmp_path / "audit.jsonl"
+    code, _, err = _run(capsys, "audit", "export", "--db", db_url, "--format", "jsonl", "--out", str(export))
+    assert code == 0, err
+    code, out, _ = _run(capsys, "audit", "verify", "--file", str(export))
+    assert code == 0 and "1 signed decisions: every signature verifies with the public key it carries" in out
+    code, out, _ = _run(capsys, "audit", "verify", "--db", db_url)
+    assert code == 0 and "1 signed decisions checked: all verify" in out and "audit chain intact" in out
+    with db.writer() as s:
+        s.execute(text("UPDATE mitigations SET risk = 'low'"))  # an ordinary table: the chain itself stays intact
+        s.commit()
+    code, out, _ = _run(capsys, "audit", "verify", "--db", db_url)
+    assert code == 1 and "but a signed decision does not verify" in out
+    assert "decision #1 on MIT-1: the request was changed after it was signed" in out
