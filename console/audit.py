@@ -4,11 +4,13 @@ What is hashed is defined in console/audit_chain.py (re-exported here); the fast
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Connection, Dialect
 from sqlalchemy.orm import Session
 
 from console.audit_chain import (
@@ -43,33 +45,99 @@ class PendingEntry:
     after: dict[str, Any]
 
 
+_COLUMNS = 'at, actor_id, actor, action, subject_type, subject_id, "before", "after", prev_hash, hash'
+_INSERT = f"INSERT INTO audit_entries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_HEAD = "SELECT hash FROM audit_entries ORDER BY id DESC LIMIT 1"
+
+
 def append_entries(session: Session, entries: list[PendingEntry]) -> None:
     """Chain a transaction's entries onto the newest one; call last, just before the commit.
 
-    On PostgreSQL the chain is kept linear by a transaction advisory lock from here to the commit. Taking it
-    last keeps that window to four round trips: under load, commands queue on it, so its length caps how many
-    audited commands per second all consoles together can commit.
+    Every command pays for this, so it is plain SQL through exec_driver_sql (errors still become SQLAlchemy's,
+    as the unit of work expects): building, caching and binding ORM statements cost ~0.6 ms of the ~0.9 ms it
+    took. On PostgreSQL the chain is kept linear by a transaction advisory lock from here to the commit, and
+    everything here is one round trip (see _append_postgresql): under load every console's commands queue on
+    that lock, so its length caps how many audited commands per second all consoles together can commit.
     """
     if not entries:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK})
-    prev_hash = session.execute(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).scalar() or GENESIS_HASH
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        _append_postgresql(connection, entries)
+        return
+    prev_hash = connection.exec_driver_sql(_HEAD).scalar() or GENESIS_HASH
+    store_at = _at_binder(connection.dialect)
     rows = []
     for pending in entries:
-        # Microsecond precision is what both backends store; hash exactly what will be read back.
-        at = pending.at.astimezone(timezone.utc)
-        before_text, after_text = canonical_json(pending.before), canonical_json(pending.after)
+        at, before, after = _fields(pending)
         digest = entry_hash(prev_hash=prev_hash, at=at, actor_id=pending.actor_id, actor=pending.actor,
                             action=pending.action, subject_type=pending.subject_type, subject_id=pending.subject_id,
-                            before=before_text, after=after_text)
-        rows.append({"at": at, "actor_id": pending.actor_id, "actor": pending.actor, "action": pending.action,
-                     "subject_type": pending.subject_type, "subject_id": pending.subject_id, "before": before_text,
-                     "after": after_text, "prev_hash": prev_hash, "hash": digest})
+                            before=before, after=after)
+        rows.append((store_at(at), pending.actor_id, pending.actor, pending.action, pending.subject_type,
+                     pending.subject_id, before, after, prev_hash, digest))
         prev_hash = digest
-    # One bulk INSERT in chain order, without reading ids back: nothing needs them, and a request routing ten
-    # alerts writes ten entries (the ORM's per-object flush cost more than the database did).
-    session.execute(insert(AuditEntry), rows)
+    # One INSERT in chain order (one row, or executemany), without reading ids back: nothing needs them.
+    connection.exec_driver_sql(_INSERT, rows[0] if len(rows) == 1 else rows)
+
+
+def _fields(pending: PendingEntry) -> tuple[datetime, str, str]:
+    # Microsecond precision is what both backends store; hash exactly what will be read back.
+    return pending.at.astimezone(timezone.utc), canonical_json(pending.before), canonical_json(pending.after)
+
+
+def _append_postgresql(connection: Connection, entries: list[PendingEntry]) -> None:
+    """Take the chain lock, then read the head and insert the entries chained onto it in one statement.
+
+    Under READ COMMITTED each statement reads its own snapshot, so the INSERT, sent once the lock is held, sees
+    the head as it is. It chains the entries itself: each hash is SHA-256 over the one before and the entry's
+    content, which Python builds with entry_content (the one definition) and PostgreSQL only hashes;
+    verification, in Python, checks every hash written so. The statement's text depends only on how many
+    entries it carries, so psycopg prepares it after a few uses. Three round trips (lock, head, insert) cost
+    ~1.2 ms p50 here; this is two, and the lock is held for the INSERT and the commit only.
+    """
+    params: list[Any] = []
+    for pending in entries:
+        at, before, after = _fields(pending)
+        params += [at, pending.actor_id, pending.actor, pending.action, pending.subject_type, pending.subject_id,
+                   before, after, entry_content(at_text(at), pending.actor_id, pending.actor, pending.action,
+                                                pending.subject_type, pending.subject_id, before, after)]
+    connection.exec_driver_sql(_PG_LOCK)
+    connection.exec_driver_sql(_pg_chain_insert(len(entries)), tuple(params))
+
+
+_PG_LOCK = f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})"
+
+
+@lru_cache(maxsize=64)
+def _pg_chain_insert(count: int) -> str:
+    row = "(%s::integer, %s::timestamptz, %s::integer, %s, %s, %s, %s, %s, %s, %s)"
+    numbered = ", ".join(row.replace("%s::integer", str(n), 1) for n in range(1, count + 1))
+    return f"""WITH RECURSIVE entry (n, at, actor_id, actor, action, subject_type, subject_id, "before", "after", content)
+    AS (VALUES {numbered}),
+chain (n, prev_hash, hash) AS (
+    SELECT 0, NULL::text, coalesce(({_HEAD}), '{GENESIS_HASH}')
+    UNION ALL
+    SELECT entry.n, chain.hash, encode(sha256(convert_to(chain.hash || entry.content, 'UTF8')), 'hex')
+    FROM chain JOIN entry ON entry.n = chain.n + 1)
+INSERT INTO audit_entries ({_COLUMNS})
+SELECT entry.at, entry.actor_id, entry.actor, entry.action, entry.subject_type, entry.subject_id, entry."before",
+       entry."after", chain.prev_hash, chain.hash
+FROM entry JOIN chain ON chain.n = entry.n ORDER BY entry.n"""
+
+
+_BINDERS: dict[str, Callable[[datetime], Any]] = {}
+
+
+def _at_binder(dialect: Dialect) -> Callable[[datetime], Any]:
+    """Return how the ORM's column type binds a time on this backend (SQLite: naive UTC text), looked up once."""
+    binder = _BINDERS.get(dialect.name)
+    if binder is None:
+        # The dialect's own form of the type: the generic one would leave SQLite's text to the sqlite3 module,
+        # which drops zero microseconds (and text then no longer sorts as time).
+        column_type = AuditEntry.__table__.c.at.type
+        processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+        binder = _BINDERS[dialect.name] = processor or (lambda value: value)
+    return binder
 
 
 def verify_chain(session: Session, *, known_head: ChainHead | None = None) -> ChainVerdict:

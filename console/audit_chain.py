@@ -40,9 +40,17 @@ def entry_content(at: str, actor_id: int | None, actor: str, action: str, subjec
     uses (ensure_ascii=False); tests/test_audit_verify.py proves it byte-identical to canonical_json of the dict.
     """
     return (f'{{"action":{encode_basestring(action)},"actor":{encode_basestring(actor)},'
-            f'"actor_id":{"null" if actor_id is None else int(actor_id)},"after":{encode_basestring(after)},'
+            f'"actor_id":{_actor_id(actor_id)},"after":{encode_basestring(after)},'
             f'"at":{encode_basestring(at)},"before":{encode_basestring(before)},'
             f'"subject_id":{encode_basestring(subject_id)},"subject_type":{encode_basestring(subject_type)}}}')
+
+
+def _actor_id(value: int | None) -> str:
+    # A person's id, or null for automation; anything else is written as json.dumps writes it (a stored value
+    # of another type then fails its hash, as it should).
+    if value is None:
+        return "null"
+    return str(value) if type(value) is int else json.dumps(value, ensure_ascii=False)
 
 
 def entry_hash(

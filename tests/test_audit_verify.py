@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import sqlite3
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -30,7 +31,7 @@ from console.uow import UnitOfWork
 from tests.audit_tamper import audited_commands, entry_count, insert, rehash, row, shift_ids_after, swap, tamper
 
 AWKWARD = ["", "plain", 'say "hi"', "back\\slash", "new\nline\r\ttab", "\x00\x01\x1f\x7f", "\u2028\u2029",
-           "naïve café ✓ 日本語 🚑", "\ud7ff\ue000\uffff", "{\"json\":\"in a string\"}", "a" * 300]
+           "naïve café ✓ 日本語 🚑", "100% %s %(x)s %% ';--", "\ud7ff\ue000\uffff", "{\"json\":\"in a string\"}", "a" * 300]
 
 
 def _content_by_dict(at: str, actor_id, actor, action, subject_type, subject_id, before, after) -> str:  # type: ignore[no-untyped-def]
@@ -88,6 +89,67 @@ def test_awkward_entries_written_by_append_entries_verify_on_both_backends(db, o
         verdict = verify_chain(s)
     assert verdict.intact and verdict.checked == len(AWKWARD), verdict.reason
     assert audit_verify.verify_database(db).intact
+
+
+def test_the_fast_loop_and_entry_content_agree_on_every_awkward_entry(db, org) -> None:  # type: ignore[no-untyped-def]
+    """The walk writes content out itself for speed; each awkward entry must verify through it, on both backends."""
+    raw = [value.replace("\x00", "") if db.backend == "postgresql" else value for value in AWKWARD]
+    with db.writer() as s:
+        append_entries(s, [PendingEntry(at=datetime(2026, 11, 27, 10, 0, n, n, tzinfo=timezone.utc), actor_id=org.bob,
+                                        actor=raw[n][:64], action=raw[n][:64], subject_type=raw[n][:32],
+                                        subject_id=raw[n][:64], before={"v": value}, after={"k": [value, None]})
+                           for n, value in enumerate(AWKWARD)])
+        s.commit()
+    verdict = _verdict(db)
+    assert verdict.intact and verdict.checked == len(AWKWARD), verdict.reason
+
+
+@pytest.mark.parametrize("stored", ["2026-11-27 10:00:00", "2026-11-27T10:00:00.000000", "2026-11-27 11:00:00+01:00"])
+def test_a_sqlite_time_stored_in_another_form_of_the_same_instant_still_verifies(sqlite_url, clock, stored) -> None:  # type: ignore[no-untyped-def]
+    db = open_database(sqlite_url)
+    with db.writer() as s:
+        append_entries(s, [PendingEntry(at=datetime(2026, 11, 27, 10, tzinfo=timezone.utc), actor_id=None,
+                                        actor="system", action="a", subject_type="s", subject_id="1", before={},
+                                        after={})])
+        s.commit()
+    tamper(db, "UPDATE audit_entries SET at = :at", params=[{"at": stored}])
+    assert _verdict(db).intact  # the same instant, read as the ORM reads it
+    tamper(db, "UPDATE audit_entries SET at = '2026-11-27 10:00:00.000001'")
+    assert _verdict(db).kind is BreakKind.ALTERED
+    tamper(db, "UPDATE audit_entries SET at = 'not a time at all!!!!!!!!!'")
+    assert _verdict(db).kind is BreakKind.ALTERED
+    db.dispose()
+
+
+def test_an_actor_id_stored_as_text_is_not_taken_for_the_number(sqlite_url) -> None:  # type: ignore[no-untyped-def]
+    db = open_database(sqlite_url)
+    with db.writer() as s:
+        append_entries(s, [PendingEntry(at=datetime(2026, 11, 27, 10, tzinfo=timezone.utc), actor_id=None,
+                                        actor="system", action="a", subject_type="s", subject_id="1", before={},
+                                        after={})])
+        s.commit()
+    tamper(db, "SELECT 1")  # drops the append-only triggers
+    raw = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))  # foreign keys off: not in a transaction
+    raw.execute("UPDATE audit_entries SET actor_id = 'null'")
+    raw.commit()
+    raw.close()
+    assert _verdict(db).kind is BreakKind.ALTERED
+    db.dispose()
+
+
+def test_append_entries_stores_a_time_exactly_as_the_orm_does(db, org) -> None:  # type: ignore[no-untyped-def]
+    from models.audit import AuditEntry
+
+    at = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)  # zero microseconds: the case a naive adapter drops
+    with db.writer() as s:
+        append_entries(s, [PendingEntry(at=at, actor_id=None, actor="system", action="a", subject_type="s",
+                                        subject_id="1", before={}, after={})])
+        s.add(AuditEntry(at=at, actor_id=None, actor="orm", action="a", subject_type="s", subject_id="2",
+                         before="{}", after="{}", prev_hash="1" * 64, hash="2" * 64))
+        s.commit()
+    with db.reader() as s:
+        stored = s.execute(text("SELECT CAST(at AS TEXT) FROM audit_entries ORDER BY id")).scalars().all()
+    assert stored[0] == stored[1]
 
 
 @pytest.fixture
