@@ -350,3 +350,14 @@ def test_two_consoles_appending_at_once_keep_one_linear_chain(db_url, org, clock
 def _afters(db, start: int):  # type: ignore[no-untyped-def]
     with db.reader() as s:
         return s.execute(text(f'SELECT "after" FROM audit_entries WHERE id > {start} ORDER BY id')).all()
+
+
+def test_without_worker_processes_the_chain_is_still_verified_in_one(db, chain, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def no_processes(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise OSError("no subprocesses in this sandbox")
+
+    monkeypatch.setattr(audit_verify, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(audit_verify, "ProcessPoolExecutor", no_processes)
+    tamper(db, "UPDATE audit_entries SET actor = 'mallory' WHERE id = 7")
+    verdict = audit_verify.verify_database(db, workers=2)
+    assert (verdict.first_bad_id, verdict.kind) == (7, BreakKind.ALTERED)
