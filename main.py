@@ -93,7 +93,11 @@ def open_console_database(url: str | None):  # type: ignore[no-untyped-def]
     db = open_database(_with_stored_password(url) if url else default_database_url(), create_parent=embedded,
                        must_exist=not embedded)
     # The console upgrades SQLite files itself; a shared PostgreSQL database is upgraded deliberately (db upgrade).
-    ensure_usable(db, auto_upgrade=db.backend == "sqlite")
+    try:
+        ensure_usable(db, auto_upgrade=db.backend == "sqlite")
+    except BaseException:
+        db.dispose()  # a refused database leaves no connection behind for the garbage collector to close
+        raise
     if embedded:
         from console.queries import has_organisation
 

@@ -41,10 +41,15 @@ def test_without_auto_upgrade_an_empty_database_says_what_to_run(tmp_path) -> No
 def test_a_database_newer_than_the_code_is_refused(db) -> None:  # type: ignore[no-untyped-def]
     with db.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = 'f00dface'"))
-    for call in (lambda: ensure_usable(db, auto_upgrade=True), lambda: upgrade(db)):
-        with pytest.raises(SchemaMismatch, match="newer than this console"):
-            call()
-    assert schema_status(db).state is SchemaState.AHEAD
+    try:
+        for call in (lambda: ensure_usable(db, auto_upgrade=True), lambda: upgrade(db)):
+            with pytest.raises(SchemaMismatch, match="newer than this console"):
+                call()
+        assert schema_status(db).state is SchemaState.AHEAD
+    finally:
+        # The PostgreSQL schema is shared by the whole run: later tests must find it at the head again.
+        with db.engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": SCHEMA_HEAD})
 
 
 def test_every_watched_table_still_logs_its_changes_after_all_migrations(db, org) -> None:  # type: ignore[no-untyped-def]
