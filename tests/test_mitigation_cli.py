@@ -21,6 +21,19 @@ def _run(capsys, *argv: str) -> tuple[int, str, str]:  # type: ignore[no-untyped
     return code, captured.out, captured.err
 
 
+def _one_signed_approval(uow, org, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Bob asks for a rollback on a SEV1 of identity; Alice approves it with her key."""
+    keyring = ScratchKeyring()
+    try:
+        load_test_rights(uow, tmp_path)
+        enrol(uow, keyring, person_id=org.alice, handle="alice")
+        incident = commands.open_incident(uow, actor_id=org.bob, title="x", severity="SEV1",
+                                          service_id=org.identity).created_incident
+        decide(uow, keyring, ask_id=request(uow, incident=incident, by=org.bob), leader=org.alice, handle="alice")
+    finally:
+        keyring.cleanup()
+
+
 def test_rights_load_show_and_a_broken_file(capsys, db_url, db, org, tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "rights.toml"
     path.write_text(RIGHTS, encoding="utf-8")
@@ -35,15 +48,7 @@ def test_rights_load_show_and_a_broken_file(capsys, db_url, db, org, tmp_path) -
 
 
 def test_mitigation_verify_passes_then_names_a_tampered_decision(capsys, db_url, db, uow, org, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    keyring = ScratchKeyring()
-    try:
-        load_test_rights(uow, tmp_path)
-        enrol(uow, keyring, person_id=org.alice, handle="alice")
-        incident = commands.open_incident(uow, actor_id=org.bob, title="x", severity="SEV1",
-                                          service_id=org.identity).created_incident
-        decide(uow, keyring, ask_id=request(uow, incident=incident, by=org.bob), leader=org.alice, handle="alice")
-    finally:
-        keyring.cleanup()
+    _one_signed_approval(uow, org, tmp_path)
     code, out, _ = _run(capsys, "mitigation", "verify", "--db", db_url)
     assert code == 0 and "1 signed decisions checked: all verify" in out
     with db.writer() as s:
@@ -78,15 +83,7 @@ def test_signing_key_create_keeps_the_key_in_the_os_keyring(capsys, monkeypatch,
 
 def test_audit_verify_checks_the_signed_decisions_too_in_the_database_and_in_an_export(
         capsys, db_url, db, uow, org, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    keyring = ScratchKeyring()
-    try:
-        load_test_rights(uow, tmp_path)
-        enrol(uow, keyring, person_id=org.alice, handle="alice")
-        incident = commands.open_incident(uow, actor_id=org.bob, title="x", severity="SEV1",
-                                          service_id=org.identity).created_incident
-        decide(uow, keyring, ask_id=request(uow, incident=incident, by=org.bob), leader=org.alice, handle="alice")
-    finally:
-        keyring.cleanup()
+    _one_signed_approval(uow, org, tmp_path)
     export = tmp_path / "audit.jsonl"
     code, _, err = _run(capsys, "audit", "export", "--db", db_url, "--format", "jsonl", "--out", str(export))
     assert code == 0, err
