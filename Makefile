@@ -27,6 +27,7 @@ bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) bench/catchup.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/routing.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/audit.py
+	QT_QPA_PLATFORM=offscreen $(PY) bench/mitigations.py
 
 screenshot: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) main.py screenshot --out screenshot.png $(ARGS)
