@@ -1,5 +1,5 @@
 """All mapped tables in one metadata, and the migration head this code expects."""
-from models import audit, comms, incident, mitigation, org, policy, routing  # noqa: F401  (registers every table on Base.metadata)
+from models import audit, comms, incident, mitigation, org, policy, routing, telemetry  # noqa: F401  (registers every table on Base.metadata)
 from models.base import Base
 
 metadata = Base.metadata
@@ -8,4 +8,4 @@ metadata = Base.metadata
 PG_WRITE_LOCK = 0x1CA0D17
 
 # The newest Alembic revision this code knows. tests/test_migrations.py checks it equals the script head.
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
