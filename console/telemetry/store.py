@@ -1,7 +1,8 @@
 """Telemetry storage: record samples, roll old ones up into minutes, and read a series over any range.
 
 Retention: samples stay at full resolution for `full` (2 days by default); older ones are folded into one row per
-service and minute and deleted, and minutes older than `keep` (35 days) are dropped. `roll_up` is idempotent at
+service and minute, and one per quarter hour (what a chart of a month reads), and deleted; rolled-up rows older
+than `keep` (35 days) are dropped. `roll_up` is idempotent at
 one moment, like the escalation tick: running it twice changes nothing more. A range read takes minutes where
 only minutes are left and samples after, so a chart of a month and a chart of the last quarter hour are both
 one query of a few thousand rows at most per series.
@@ -13,12 +14,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session
 
 from console.errors import InvalidInput
-from models.telemetry import MetricMinute, MetricSample
+from models.telemetry import MetricMinute, MetricQuarter, MetricSample
+
+# The rolled-up tiers: each table, and the width of one of its rows in seconds.
+TIERS: tuple[tuple[type[MetricMinute] | type[MetricQuarter], int], ...] = ((MetricMinute, 60), (MetricQuarter, 900))
 
 
 class Metric(StrEnum):
@@ -72,7 +77,8 @@ def record_samples(session: Session, *, samples: Sequence[Sample]) -> int:
     for sample in samples:
         check_sample(sample)
     for sample in samples:
-        session.merge(MetricSample(service_id=sample.service_id, at=sample.at.astimezone(timezone.utc),
+        at = sample.at.astimezone(timezone.utc)
+        session.merge(MetricSample(service_id=sample.service_id, at=at, t=int(at.timestamp()),
                                    source=sample.source[:32], **{m.value: v for m, v in sample.values.items()}))
     return len(samples)
 
@@ -80,23 +86,26 @@ def record_samples(session: Session, *, samples: Sequence[Sample]) -> int:
 def roll_up(session: Session, *, now: datetime, retention: Retention = Retention()) -> int:
     """Fold samples older than the full-resolution window into minutes and drop what is past keeping."""
     cutoff = _minute(now - retention.full)
+    cutoff -= timedelta(minutes=cutoff.minute % 15)  # whole quarters only: a quarter is folded once, complete
     old = session.execute(select(MetricSample).where(MetricSample.at < cutoff)
                           .order_by(MetricSample.service_id, MetricSample.at)).scalars().all()
-    groups: dict[tuple[int, datetime], list[MetricSample]] = {}
-    for row in old:
-        groups.setdefault((row.service_id, _minute(row.at)), []).append(row)
-    for (service_id, minute), rows in groups.items():
-        existing = session.get(MetricMinute, (service_id, minute))
-        session.merge(_fold(service_id, minute, rows, existing))
+    folded = 0
+    for table, width in TIERS:
+        groups: dict[tuple[int, datetime], list[MetricSample]] = {}
+        for row in old:
+            groups.setdefault((row.service_id, _floor(row.at, width)), []).append(row)
+        for (service_id, start), rows in groups.items():
+            session.merge(_fold(table, service_id, start, rows, session.get(table, (service_id, start))))
+        folded = folded or len(groups)
+        session.execute(delete(table).where(table.minute < _minute(now - retention.keep)))
     session.execute(delete(MetricSample).where(MetricSample.at < cutoff))
-    session.execute(delete(MetricMinute).where(MetricMinute.minute < _minute(now - retention.keep)))
-    return len(groups)
+    return folded
 
 
-def _fold(service_id: int, minute: datetime, rows: list[MetricSample], existing: MetricMinute | None) -> MetricMinute:
-    """Merge samples into a minute (one already rolled up in part keeps its weight)."""
+def _fold(table: Any, service_id: int, start: datetime, rows: list[MetricSample], existing: Any) -> Any:
+    """Merge samples into a rolled-up row (one already rolled up in part keeps its weight)."""
     weight = existing.samples if existing else 0
-    folded = MetricMinute(service_id=service_id, minute=minute, samples=weight + len(rows))
+    folded = table(service_id=service_id, minute=start, t=int(start.timestamp()), samples=weight + len(rows))
     for metric in Metric:
         values = [v for r in rows if (v := getattr(r, metric.value)) is not None]
         before = getattr(existing, metric.value) if existing else None
@@ -161,3 +170,8 @@ def sample_count(session: Session) -> tuple[int, int]:
 
 def _minute(at: datetime) -> datetime:
     return at.astimezone(timezone.utc).replace(second=0, microsecond=0)
+
+
+def _floor(at: datetime, width: int) -> datetime:
+    minute = _minute(at)
+    return minute - timedelta(minutes=minute.minute % (width // 60))

@@ -1,4 +1,4 @@
-"""service telemetry: metric samples at full resolution and rolled-up minutes
+"""service telemetry: metric samples at full resolution, rolled-up minutes and quarter hours
 
 Revision ID: 0007
 Revises: 0006
@@ -27,24 +27,27 @@ def upgrade() -> None:
         "metric_samples",
         sa.Column("service_id", sa.Integer(), nullable=False),
         sa.Column("at", _UTC, nullable=False),
+        sa.Column("t", sa.BigInteger(), nullable=False),
         *(sa.Column(name, sa.Float(), nullable=True) for name in _METRICS),
         sa.Column("source", sa.String(length=32), nullable=False),
         sa.ForeignKeyConstraint(["service_id"], ["services.id"], name=op.f("fk_metric_samples_service_id_services"),
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("service_id", "at", name=op.f("pk_metric_samples")),
     )
-    op.create_table(
-        "metric_minutes",
-        sa.Column("service_id", sa.Integer(), nullable=False),
-        sa.Column("minute", _UTC, nullable=False),
-        sa.Column("samples", sa.Integer(), nullable=False),
-        *(sa.Column(name, sa.Float(), nullable=True) for name in _METRICS + _WORST),
-        sa.ForeignKeyConstraint(["service_id"], ["services.id"], name=op.f("fk_metric_minutes_service_id_services"),
-                                ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("service_id", "minute", name=op.f("pk_metric_minutes")),
-    )
+    for table in ("metric_minutes", "metric_quarters"):
+        op.create_table(
+            table,
+            sa.Column("service_id", sa.Integer(), nullable=False),
+            sa.Column("minute", _UTC, nullable=False),
+            sa.Column("t", sa.BigInteger(), nullable=False),
+            sa.Column("samples", sa.Integer(), nullable=False),
+            *(sa.Column(name, sa.Float(), nullable=True) for name in _METRICS + _WORST),
+            sa.ForeignKeyConstraint(["service_id"], ["services.id"], name=op.f(f"fk_{table}_service_id_services"),
+                                    ondelete="CASCADE"),
+            sa.PrimaryKeyConstraint("service_id", "minute", name=op.f(f"pk_{table}")),
+        )
 
 
 def downgrade() -> None:
-    op.drop_table("metric_minutes")
-    op.drop_table("metric_samples")
+    for table in ("metric_quarters", "metric_minutes", "metric_samples"):
+        op.drop_table(table)
