@@ -84,3 +84,38 @@ def test_minutes_past_keeping_are_dropped(db, org) -> None:  # type: ignore[no-u
         s.commit()
     with db.reader() as s:
         assert sample_count(s) == (0, 1)
+
+
+def test_a_long_range_comes_back_in_few_buckets_with_the_worst_kept(db, org) -> None:  # type: ignore[no-untyped-def]
+    from console.telemetry.ranges import read_bucketed
+
+    # Two hours of samples every 10 s (720), one 3-second spike in the second hour; asked for 13 points: 10-minute
+    # buckets aligned to the epoch (the range may touch one more than it spans).
+    start = T0.replace(minute=0)
+    _write(db, [Sample(org.identity, start + timedelta(seconds=10 * i),
+                       {Metric.LATENCY_P99: 3000.0 if i == 500 else 100.0, Metric.AVAILABILITY: 1.0})
+                for i in range(720)])
+    with db.reader() as s:
+        p99, availability = read_bucketed(s, service_ids=[org.identity],
+                                          metrics=[Metric.LATENCY_P99, Metric.AVAILABILITY], start=start,
+                                          end=start + timedelta(hours=2), points=13)
+    assert len(p99.times) == 12 and p99.times[0] == start.timestamp() and p99.times[1] - p99.times[0] == 600
+    spike = next(i for i, w in enumerate(p99.worst) if w == 3000.0)
+    assert p99.times[spike] == (start + timedelta(seconds=4800)).timestamp()
+    assert p99.values[spike] == pytest.approx((59 * 100 + 3000) / 60) and p99.values[0] == pytest.approx(100.0)
+    assert set(availability.values) == {1.0}
+
+
+def test_buckets_reach_across_rolled_up_minutes_and_recent_samples(db, org) -> None:  # type: ignore[no-untyped-def]
+    from console.telemetry.ranges import read_bucketed
+
+    _write(db, [Sample(org.identity, T0 - timedelta(days=3) + timedelta(minutes=i), {Metric.ERROR_RATE: 0.02})
+                for i in range(60)] + [Sample(org.identity, T0 - timedelta(minutes=1), {Metric.ERROR_RATE: 0.5})])
+    with db.writer() as s:
+        roll_up(s, now=T0)
+        s.commit()
+    with db.reader() as s:
+        [errors] = read_bucketed(s, service_ids=[org.identity], metrics=[Metric.ERROR_RATE],
+                                 start=T0 - timedelta(days=4), end=T0, points=97)
+    assert errors.values[0] == pytest.approx(0.02) and errors.worst[-1] == 0.5
+    assert len(errors.times) == 2  # an hour of old minutes in one hour-wide bucket, the recent sample in another
