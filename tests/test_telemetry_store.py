@@ -119,3 +119,22 @@ def test_buckets_reach_across_rolled_up_minutes_and_recent_samples(db, org) -> N
                                  start=T0 - timedelta(days=4), end=T0, points=97)
     assert errors.values[0] == pytest.approx(0.02) and errors.worst[-1] == 0.5
     assert len(errors.times) == 2  # an hour of old minutes in one hour-wide bucket, the recent sample in another
+
+
+def test_a_day_of_old_data_reads_from_minutes_and_a_month_from_quarter_hours(db, org) -> None:  # type: ignore[no-untyped-def]
+    from console.telemetry.ranges import read_bucketed
+
+    old = T0 - timedelta(days=3)
+    # 30 minutes of samples; minute 7 has one 900 ms spike. Minutes keep it at 5-minute buckets, quarters at hours.
+    _write(db, [Sample(org.identity, old + timedelta(seconds=30 * i),
+                       {Metric.LATENCY_P95: 900.0 if i == 14 else 50.0}) for i in range(60)])
+    with db.writer() as s:
+        roll_up(s, now=T0)
+        s.commit()
+    with db.reader() as s:
+        [five] = read_bucketed(s, service_ids=[org.identity], metrics=[Metric.LATENCY_P95], start=old,
+                               end=old + timedelta(hours=2), points=25)
+        [hours] = read_bucketed(s, service_ids=[org.identity], metrics=[Metric.LATENCY_P95], start=old,
+                                end=old + timedelta(days=2), points=49)
+    assert five.times[1] - five.times[0] == 300 and len(five.times) == 6 and five.worst[1] == 900.0
+    assert len(hours.times) == 1 and hours.worst == (900.0,) and hours.values[0] == pytest.approx((59 * 50 + 900) / 60)
