@@ -28,6 +28,7 @@ bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) bench/routing.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/audit.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/mitigations.py
+	QT_QPA_PLATFORM=offscreen $(PY) bench/telemetry.py
 
 screenshot: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) main.py screenshot --out screenshot.png $(ARGS)
