@@ -15,12 +15,14 @@ NO_RIGHTS = ("no decision rights are loaded in this database, so nobody can appr
 
 def stored_rights(session: Session) -> RightsPolicy | None:
     """Return the newest loaded decision rights, or None when none were ever loaded."""
-    row = session.execute(select(RightsVersion.digest, RightsVersion.content)
-                          .order_by(RightsVersion.id.desc()).limit(1)).first()
-    if row is None:
+    newest = session.execute(select(RightsVersion.id, RightsVersion.digest)
+                             .order_by(RightsVersion.id.desc()).limit(1)).first()
+    if newest is None:
         return None
-    if (cached := _PARSED.get(row.digest)) is None:
-        cached = _PARSED[row.digest] = load_rights(text=row.content)
+    if (cached := _PARSED.get(newest.digest)) is None:
+        # Read and parsed once per process and version; every decision and view asks, and rarely anew.
+        text = session.execute(select(RightsVersion.content).where(RightsVersion.id == newest.id)).scalar_one()
+        cached = _PARSED[newest.digest] = load_rights(text=text)
     return cached
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from console.clock import Clock
 from console.db import Database, reachable
@@ -111,7 +111,8 @@ def mitigations_view(session: Session, *, incident_id: int, at: datetime) -> Mit
     """Return an incident's mitigations as of `at`."""
     incident = session.get_one(Incident, incident_id)
     rights = stored_rights(session)
-    people = {p.id: p for p in session.execute(select(Person)).scalars()}
+    # Roles loaded with the people: person_ref reads them, and lazily that was a query per person.
+    people = {p.id: p for p in session.execute(select(Person).options(selectinload(Person.roles))).scalars()}
     refs = {i: person_ref(p) for i, p in people.items()}
     rows = session.execute(select(Mitigation).where(Mitigation.incident_id == incident_id)
                            .order_by(Mitigation.id.desc())).scalars().all()
@@ -119,9 +120,13 @@ def mitigations_view(session: Session, *, incident_id: int, at: datetime) -> Mit
         MitigationAsk.incident_id == incident_id)).scalars()}
     decisions = session.execute(select(MitigationDecision).where(MitigationDecision.incident_id == incident_id)
                                 .order_by(MitigationDecision.id)).scalars().all()
-    on_call = _on_call_now(session, at=at) if rights else {}
-    away = set(session.execute(select(Leave.person_id).where(Leave.starts_at <= at, Leave.ends_at > at)).scalars())
-    keyed = set(session.execute(select(SigningKey.person_id).where(SigningKey.revoked_at.is_(None))).scalars())
+    # Who is on call, away or has a key matters only for who could decide what waits: most reloads have nothing.
+    waiting = rights is not None and any(a.state is AskState.PENDING for a in asks.values())
+    on_call = _on_call_now(session, at=at) if waiting else {}
+    away = set(session.execute(select(Leave.person_id).where(Leave.starts_at <= at, Leave.ends_at > at))
+               .scalars()) if waiting else set()
+    keyed = set(session.execute(select(SigningKey.person_id).where(SigningKey.revoked_at.is_(None)))
+                .scalars()) if waiting else set()
     by_handle = {p.handle: p for p in people.values()}
     items = []
     for row in rows:
@@ -186,6 +191,17 @@ def precheck(session: Session, *, ask_id: int, leader_id: int) -> str | None:
 
 
 @dataclass(frozen=True)
+class LiveMitigation:
+    """An approved mitigation still in place, for the expiry banner."""
+
+    id: int
+    incident_id: int
+    ref: str
+    action: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
 class SigningKeyInfo:
     public_key: str
     created_at: datetime
@@ -216,9 +232,9 @@ class MitigationReader:
                 select(SigningKey).where(SigningKey.person_id == person_id, SigningKey.revoked_at.is_(None))
                 .order_by(SigningKey.id)).scalars())
 
-    def live_mitigations(self) -> tuple[tuple[int, str, str, datetime | None, MitigationState], ...]:
-        """Return every approved mitigation not yet reverted: (incident id, ref, action, expires at, state)."""
+    def live_mitigations(self) -> tuple[LiveMitigation, ...]:
+        """Return every approved mitigation not yet reverted, soonest expiry first."""
         with reachable(self._db), self._db.reader() as session:
-            return tuple((m.incident_id, mitigation_ref(m.id), m.action, m.expires_at, m.state)
+            return tuple(LiveMitigation(m.id, m.incident_id, mitigation_ref(m.id), m.action, m.expires_at)
                          for m in session.execute(select(Mitigation).where(Mitigation.state.in_(LIVE))
                                                   .order_by(Mitigation.expires_at)).scalars())
