@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QToolBar, QWidget
 
 from console.dto import incident_ref
+from console.mitigations.views import LiveMitigation
 from ui.feed import ChangeFeed
 from ui.timefmt import format_age, format_countdown
 
@@ -101,13 +102,15 @@ class MitigationExpiryBar(QToolBar):
         self.addWidget(self.show_button)
         self.setVisible(False)
 
-    def show_live(self, live: tuple, *, now: datetime) -> None:  # type: ignore[type-arg]
-        """Show the most urgent of the live mitigations (incident id, ref, action, expires at, state)."""
-        urgent = [m for m in live if m[3] is not None and m[3] - now <= self.SOON]
+    def show_live(self, live: tuple[LiveMitigation, ...], *, now: datetime) -> None:
+        """Show the most urgent of the approved mitigations still in place; hide when none is near its expiry."""
+        urgent = [m for m in live if m.expires_at is not None and m.expires_at - now <= self.SOON]
         if not urgent:
             self.setVisible(False)
             return
-        incident_id, ref, action, expires_at, _state = urgent[0]
+        first = urgent[0]
+        incident_id, ref, action, expires_at = first.incident_id, first.ref, first.action, first.expires_at
+        assert expires_at is not None
         more = f" (+{len(urgent) - 1} more)" if len(urgent) > 1 else ""
         left = (expires_at - now).total_seconds()
         expired = left <= 0

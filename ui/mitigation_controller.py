@@ -19,7 +19,7 @@ from console import commands
 from console.commands.dispatch import CommandRequest
 from console.dto import ChangeEntity, FeedBatch, IncidentRow, PersonRef
 from console.mitigations.sign_off import sign_decision
-from console.mitigations.views import MitigationReader, MitigationsView
+from console.mitigations.views import LiveMitigation, MitigationReader, MitigationsView
 from console.signing import SigningKeyring, create_key
 from console.uow import UnitOfWork
 from ui.banners import MitigationExpiryBar
@@ -51,7 +51,8 @@ class MitigationController(QObject):
         self.row: IncidentRow | None = None
         self.view: MitigationsView | None = None
         self.dialog: Any = None
-        self.live: tuple = ()  # type: ignore[type-arg]
+        self.live: tuple[LiveMitigation, ...] = ()
+        self._focus_mitigation: int | None = None  # the banner's mitigation, selected once its incident is shown
         self._request = 0
         self.actions: dict[str, QAction] = {}
         for name, (text, shortcut, tip) in ACTION_SPECS.items():
@@ -118,6 +119,8 @@ class MitigationController(QObject):
             return
         self.view = view
         self.panel.show_view(view, now=self.reader.clock.now())
+        if self._focus_mitigation is not None and self.panel.select_mitigation(self._focus_mitigation):
+            self._focus_mitigation = None
         tabs = self._window.detail_panel.tabs  # type: ignore[attr-defined]
         waiting = sum(1 for i in view.items if i.pending is not None)
         tabs.setTabText(tabs.indexOf(self.panel), f"Mitigations ({waiting} waiting)" if waiting else "Mitigations")
@@ -126,7 +129,7 @@ class MitigationController(QObject):
     def reload_live(self) -> None:
         self.runner.read(self.reader.live_mitigations, on_done=self._on_live_loaded)
 
-    def _on_live_loaded(self, live: tuple) -> None:  # type: ignore[type-arg]
+    def _on_live_loaded(self, live: tuple[LiveMitigation, ...]) -> None:
         self.live = live
         self.banner.show_live(live, now=self.reader.clock.now())
 
@@ -281,10 +284,12 @@ class MitigationController(QObject):
     def _on_banner_show_clicked(self) -> None:
         if not self.live:
             return
-        incident_id, ref = self.live[0][0], self.live[0][1]
+        first = self.live[0]
         window = self._window
         window.detail_dock.show()  # type: ignore[attr-defined]
         window.detail_panel.tabs.setCurrentWidget(self.panel)  # type: ignore[attr-defined]
-        if window.queue_panel.select_incident(incident_id):  # type: ignore[attr-defined]
-            mitigation_id = int(ref.split("-")[1])
-            self.runner.read(lambda: None, on_done=lambda _none: self.panel.select_mitigation(mitigation_id))
+        if window.queue_panel.select_incident(first.incident_id):  # type: ignore[attr-defined]
+            # Selected now if its incident's view is shown already, else when that view arrives.
+            if not (self.view is not None and self.view.incident_id == first.incident_id
+                    and self.panel.select_mitigation(first.id)):
+                self._focus_mitigation = first.id
