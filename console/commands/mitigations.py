@@ -91,13 +91,8 @@ def withdraw_mitigation(uow: UnitOfWork, *, actor_id: int, mitigation_id: int, r
         if mitigation.state is not MitigationState.REQUESTED:
             raise InvalidTransition(f"{mitigation_ref(mitigation.id)} is {mitigation.state}: only a request not yet "
                                     "decided can be withdrawn")
-        for ask in pending_asks(tx, mitigation.id):
-            ask.state = AskState.WITHDRAWN
-        mitigation.state, mitigation.ended_at, mitigation.ended_by = MitigationState.WITHDRAWN, tx.now, actor_id
-        mitigation.end_reason = reason
-        _record(tx, incident, mitigation, AuditAction.MITIGATION_WITHDRAW, MitigationState.REQUESTED,
-                f"{tx.actor_label} withdrew {mitigation_ref(mitigation.id)} ({mitigation.action}): {reason}",
-                {"reason": reason})
+        _end(tx, incident, mitigation, state=MitigationState.WITHDRAWN, action=AuditAction.MITIGATION_WITHDRAW,
+             verb="withdrew", reason=reason)
     return tx.changes()
 
 
@@ -137,14 +132,8 @@ def revert_mitigation(uow: UnitOfWork, *, actor_id: int, mitigation_id: int, rea
         if mitigation.state not in LIVE:
             raise InvalidTransition(f"{mitigation_ref(mitigation.id)} is {mitigation.state}: only an approved "
                                     "mitigation can be reverted")
-        before = mitigation.state
-        for ask in pending_asks(tx, mitigation.id):
-            ask.state = AskState.WITHDRAWN  # an extension of something undone means nothing
-        mitigation.state, mitigation.ended_at, mitigation.ended_by = MitigationState.REVERTED, tx.now, actor_id
-        mitigation.end_reason = reason
-        _record(tx, incident, mitigation, AuditAction.MITIGATION_REVERT, before,
-                f"{tx.actor_label} reverted {mitigation_ref(mitigation.id)} ({mitigation.action}): {reason}",
-                {"reason": reason})
+        _end(tx, incident, mitigation, state=MitigationState.REVERTED, action=AuditAction.MITIGATION_REVERT,
+             verb="reverted", reason=reason)
     return tx.changes()
 
 
@@ -191,12 +180,19 @@ def pending_asks(tx: Transaction, mitigation_id: int) -> list[MitigationAsk]:
         .with_for_update()).scalars())
 
 
-def _record(tx: Transaction, incident: Incident, mitigation: Mitigation, action: AuditAction,
-            before: MitigationState, text: str, extra: dict[str, object]) -> None:
-    tx.timeline(incident, kind=TimelineKind.MITIGATION, text=text)
+def _end(tx: Transaction, incident: Incident, mitigation: Mitigation, *, state: MitigationState,
+         action: AuditAction, verb: str, reason: str) -> None:
+    """End a mitigation (withdrawn, reverted): anything still waiting on it is withdrawn with it."""
+    before = mitigation.state
+    for ask in pending_asks(tx, mitigation.id):
+        ask.state = AskState.WITHDRAWN  # a decision on something ended means nothing
+    mitigation.state, mitigation.ended_at, mitigation.ended_by = state, tx.now, tx.actor_id
+    mitigation.end_reason = reason
+    tx.timeline(incident, kind=TimelineKind.MITIGATION,
+                text=f"{tx.actor_label} {verb} {mitigation_ref(mitigation.id)} ({mitigation.action}): {reason}")
     tx.audit(action=action, subject_type=ChangeEntity.INCIDENT, subject_id=incident.id,
              before={"mitigation": mitigation.id, "state": before},
-             after={"mitigation": mitigation.id, "state": mitigation.state, **extra})
+             after={"mitigation": mitigation.id, "state": mitigation.state, "reason": reason})
     tx.touch_incident(incident)
 
 
