@@ -8,8 +8,9 @@ the decision right; the database checks the last two again by itself (migration 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from console.changes import Changes
 from console.commands._common import clean_text, parse_enum, require_open
@@ -99,13 +100,15 @@ def _apply(mitigation: Mitigation, ask: MitigationAsk, outcome: Verdict, *, now:
 
 def mitigation_tick(uow: UnitOfWork) -> Changes:
     """Remind before approved mitigations expire and mark those past expiry; running it twice does nothing more."""
-    with uow.transaction(actor_id=None) as tx:
-        rights = stored_rights(tx.session)
+    # Every console ticks every few seconds and nearly always nothing is due: look first in a read, so the tick
+    # takes the write lock (SQLite: the whole file) only when there is something to write.
+    with uow.db.reader() as session:
+        rights = stored_rights(session)
         lead = timedelta(minutes=rights.reminder_minutes if rights else DEFAULT_REMINDER_MINUTES)
-        due = tx.session.execute(select(Mitigation).where(
-            Mitigation.state == MitigationState.ACTIVE, Mitigation.expires_at <= tx.now + lead)
-            .order_by(Mitigation.id).with_for_update()).scalars()
-        for mitigation in due:
+        if session.execute(_due(now=uow.clock.now(), lead=lead).limit(1)).first() is None:
+            return Changes()
+    with uow.transaction(actor_id=None) as tx:
+        for mitigation in tx.session.execute(_due(now=tx.now, lead=lead).with_for_update()).scalars().all():
             _, incident = load_mitigation(tx, mitigation.id)
             ref = mitigation_ref(mitigation.id)
             assert mitigation.expires_at is not None
@@ -114,13 +117,11 @@ def mitigation_tick(uow: UnitOfWork) -> Changes:
                 action = AuditAction.MITIGATION_EXPIRE
                 text = (f"{ref} ({mitigation.action}) expired at {mitigation.expires_at:%H:%M} UTC: revert it "
                         f"({mitigation.revert_plan}) or get an extension approved")
-            elif mitigation.reminded_at is None:
+            else:
                 mitigation.reminded_at = tx.now
                 minutes = max(1, round((mitigation.expires_at - tx.now).total_seconds() / 60))
                 action = AuditAction.MITIGATION_REMIND
                 text = f"{ref} ({mitigation.action}) expires in {minutes} min: revert it or ask for an extension"
-            else:
-                continue
             tx.timeline(incident, kind=TimelineKind.MITIGATION, text=text)
             tx.audit(action=action, subject_type=ChangeEntity.INCIDENT, subject_id=incident.id,
                      before={"mitigation": mitigation.id}, after={"mitigation": mitigation.id,
@@ -128,6 +129,13 @@ def mitigation_tick(uow: UnitOfWork) -> Changes:
                                                                   "expires_at": mitigation.expires_at})
             tx.touch_incident(incident)
     return tx.changes()
+
+
+def _due(*, now: datetime, lead: timedelta) -> Any:
+    """Select the approved mitigations the tick must act on: expired, or within the lead and not yet reminded."""
+    return select(Mitigation).where(Mitigation.state == MitigationState.ACTIVE, or_(
+        Mitigation.expires_at <= now,
+        and_(Mitigation.reminded_at.is_(None), Mitigation.expires_at <= now + lead))).order_by(Mitigation.id)
 
 
 def _signed_time(text: str) -> datetime:
